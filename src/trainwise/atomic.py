@@ -1,0 +1,46 @@
+"""Atomic file writes: a temporary file in the same folder, flushed, then renamed over the target.
+
+A kill at any instant leaves either the previous file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(handle)`` on a temporary file, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_json_atomic(path: str | Path, data) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def _plain(value):
+    """JSON for numpy scalars and other number-likes."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

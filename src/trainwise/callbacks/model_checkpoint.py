@@ -1,0 +1,61 @@
+"""Best and last checkpoints: the best epoch's weights, and everything needed to resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainwise.callbacks.base import Callback
+from trainwise.callbacks.monitor import Monitor
+from trainwise.training.checkpoint import save_checkpoint
+
+
+class ModelCheckpoint(Callback):
+    """Writes ``best.pt`` when ``monitor`` improves and ``last.pt`` after every epoch.
+
+    ``last.pt`` holds the trainer's whole state (see ``Trainer.checkpoint_state``), so put this
+    callback last: the other callbacks' counters must be updated before it is written. It is
+    also written when training is interrupted in the middle of an epoch.
+
+    Args:
+        folder: where the files go.
+        monitor, mode: the value that decides "best".
+        save_best, save_last: which files to keep.
+    """
+
+    def __init__(self, folder: str | Path, monitor: str = "val_loss", mode: str = "auto",
+                 save_best: bool = True, save_last: bool = True):
+        self.folder = Path(folder)
+        self.watch = Monitor(monitor, mode)
+        self.save_best = save_best
+        self.save_last = save_last
+
+    @property
+    def best_path(self) -> Path:
+        return self.folder / "best.pt"
+
+    @property
+    def last_path(self) -> Path:
+        return self.folder / "last.pt"
+
+    def on_train_begin(self, trainer) -> None:
+        if trainer.state.epoch == 0:
+            self.watch.reset()
+
+    def on_epoch_end(self, trainer, record: dict) -> None:
+        if self.watch.update(record) and self.save_best:
+            save_checkpoint(self.best_path, {"model": trainer.model.state_dict(),
+                                             "epoch": record["epoch"],
+                                             "monitor": self.watch.monitor,
+                                             "value": self.watch.best})
+        if self.save_last:
+            save_checkpoint(self.last_path, trainer.checkpoint_state())
+
+    def on_train_end(self, trainer) -> None:
+        if trainer.state.interrupted and self.save_last:
+            save_checkpoint(self.last_path, trainer.checkpoint_state())
+
+    def state_dict(self) -> dict:
+        return self.watch.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.watch.load_state_dict(state)

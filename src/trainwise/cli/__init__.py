@@ -1,0 +1,1 @@
+"""The ``trainwise`` command line: one subcommand per file."""

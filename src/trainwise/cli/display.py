@@ -1,0 +1,67 @@
+"""Tables printed after training and evaluation."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from trainwise.run import Run
+
+
+def print_results(run: Run, console: Console | None = None) -> None:
+    """The run's status line, then its metrics per split."""
+    console = console or Console()
+    status = run.status
+    best = (f", best {status['monitor']} {status['best_value']:.4g} at epoch "
+            f"{status['best_epoch']}" if status.get("best_epoch") else "")
+    console.print(f"[bold]{run.id}[/bold]: {status['status']} after {status['epochs']} epochs "
+                  f"in {status['duration_s']:.1f}s{best}", highlight=False)
+    if status.get("stop_reason"):
+        console.print(f"  {status['stop_reason']}", highlight=False)
+    if status["status"] == "interrupted":
+        console.print(f"Resume with: trainwise resume {run.path}", highlight=False)
+        return
+    for split, metrics in run.metrics.items():
+        print_metrics(metrics, f"{split} split", console, status)
+    console.print(f"Run record: {run.path}", highlight=False)
+
+
+def print_metrics(metrics: dict, title: str, console: Console | None = None,
+                  status: dict | None = None) -> None:
+    console = console or Console()
+    if "confusion_matrix" in metrics:
+        _print_classification(metrics, title, console, status)
+        return
+    table = Table("MAE", "RMSE", "R²", "rows", *(_run_columns(status)), title=title)
+    table.add_row(f"{metrics['mae']:.4g}", f"{metrics['rmse']:.4g}", f"{metrics['r2']:.4f}",
+                  str(metrics["n"]), *_run_values(status))
+    console.print(table)
+
+
+def _print_classification(metrics: dict, title: str, console: Console, status) -> None:
+    table = Table("accuracy", "balanced acc.", "macro-F1", "rows", *_run_columns(status),
+                  title=title)
+    table.add_row(f"{metrics['accuracy']:.4f}", f"{metrics['balanced_accuracy']:.4f}",
+                  f"{metrics['macro_f1']:.4f}", str(metrics["n"]), *_run_values(status))
+    console.print(table)
+    per_class = Table("class", "precision", "recall", "F1", "support", title="per class")
+    for name, scores in metrics["per_class"].items():
+        per_class.add_row(name, f"{scores['precision']:.3f}", f"{scores['recall']:.3f}",
+                          f"{scores['f1']:.3f}", str(scores["support"]))
+    console.print(per_class)
+    classes = metrics["classes"]
+    matrix = Table("true \\ predicted", *classes, title="confusion matrix")
+    for name, row in zip(classes, metrics["confusion_matrix"]):
+        matrix.add_row(name, *(str(count) for count in row))
+    console.print(matrix)
+
+
+def _run_columns(status: dict | None) -> tuple[str, ...]:
+    return ("best epoch", "epochs run", "time") if status else ()
+
+
+def _run_values(status: dict | None) -> tuple[str, ...]:
+    if not status:
+        return ()
+    return (str(status.get("best_epoch") or "-"), str(status["epochs"]),
+            f"{status['duration_s']:.1f}s")

@@ -1,0 +1,29 @@
+"""``trainwise evaluate RUN --data labelled.csv``"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from trainwise.cli.options import runs_dir_option
+
+
+@click.command()
+@click.argument("run")
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+              help="CSV or Parquet rows with the training columns and the target.")
+@runs_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(run: str, data_path: str, runs_dir: str, as_json: bool) -> None:
+    """Print RUN's metrics on another labelled file."""
+    from trainwise.cli.display import print_metrics
+    from trainwise.data.read import read_table
+    from trainwise.run import load_run
+
+    loaded = load_run(run, runs_dir)
+    metrics = loaded.evaluate(read_table(data_path, "--data"), f"--data '{data_path}'")
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+    else:
+        print_metrics(metrics, title=f"{loaded.id} on {data_path}")

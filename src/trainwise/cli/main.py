@@ -1,0 +1,56 @@
+"""``trainwise``: the command group. User errors print one paragraph and exit with code 2.
+
+Subcommand modules import torch and pandas inside their functions, so ``trainwise --help``
+and ``trainwise runs`` start fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from trainwise.cli.datasets import datasets
+from trainwise.cli.evaluate import evaluate
+from trainwise.cli.predict import predict
+from trainwise.cli.resume import resume
+from trainwise.cli.runs import runs
+from trainwise.cli.show import show
+from trainwise.cli.train import train
+from trainwise.errors import UserError
+
+USER_ERROR_EXIT_CODE = 2
+
+
+class UserFacingError(click.ClickException):
+    """A UserError as click shows it: 'Error: <message>', exit code 2, no traceback."""
+
+    exit_code = USER_ERROR_EXIT_CODE
+
+
+class TrainwiseGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            raise UserFacingError(str(err)) from None
+
+
+@click.group(cls=TrainwiseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trainwise")
+def cli() -> None:
+    """Train neural networks on your own data from one YAML file.
+
+    \b
+    trainwise train examples/auto_mpg.yaml          train, evaluate, keep a run record
+    trainwise train cfg.yaml train.lr=0.003         ... with dotted overrides
+    trainwise resume RUN --epochs 200               continue a run exactly
+    trainwise predict RUN --input new.csv --output predictions.csv
+    trainwise runs                                  list runs
+    """
+
+
+for command in (train, resume, predict, evaluate, runs, show, datasets):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,31 @@
+"""``trainwise resume RUN [--epochs N]``"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from trainwise.cli.options import runs_dir_option
+from trainwise.cli.train import INTERRUPTED_EXIT_CODE
+
+
+@click.command()
+@click.argument("run")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="New total number of epochs (default: the run's own).")
+@runs_dir_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool) -> None:
+    """Continue RUN (a path or id) exactly where its last checkpoint left it.
+
+    The learning rate, schedule, optimizer moments, data order, RNG, early-stopping state and
+    history all continue; nothing is reset.
+    """
+    from trainwise.cli.display import print_results
+    from trainwise.session import resume as resume_run
+
+    result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet)
+    print_results(result)
+    if result.status["status"] == "interrupted":
+        sys.exit(INTERRUPTED_EXIT_CODE)

@@ -1,0 +1,32 @@
+"""``trainwise show RUN``"""
+
+from __future__ import annotations
+
+import click
+
+from trainwise.cli.options import runs_dir_option
+
+
+@click.command()
+@click.argument("run")
+@runs_dir_option
+def show(run: str, runs_dir: str) -> None:
+    """Print RUN's config, data summary, model summary and results."""
+    from rich.console import Console
+
+    from trainwise.cli.display import print_results
+    from trainwise.tracking.run_dir import resolve_run
+
+    run_dir = resolve_run(run, runs_dir)
+    console = Console()
+    console.rule(f"run {run_dir.run_id}")
+    console.print("[bold]Config[/bold]")
+    console.print(run_dir.file("config.yaml").read_text(), highlight=False)
+    console.print("[bold]Data[/bold]")
+    for key, value in run_dir.read_json("data_summary.json").items():
+        console.print(f"  {key}: {value}", highlight=False)
+    console.print("[bold]Model[/bold]")
+    console.print(run_dir.read_json("model_summary.json")["text"], highlight=False)
+    from trainwise.run import Run
+
+    print_results(Run(run_dir), console)

@@ -1,0 +1,31 @@
+"""``trainwise train CONFIG [key=value ...]``"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from trainwise.cli.options import runs_dir_option
+
+INTERRUPTED_EXIT_CODE = 130  # the shell's convention for a run ended by Ctrl-C
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1)
+@runs_dir_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(config: str, overrides: tuple[str, ...], runs_dir: str, quiet: bool) -> None:
+    """Train a model from CONFIG (a YAML file), with optional key=value OVERRIDES.
+
+    \b
+    Example: trainwise train examples/auto_mpg.yaml train.lr=0.003 model.hidden=[32,32]
+    """
+    from trainwise.cli.display import print_results
+    from trainwise.session import fit
+
+    run = fit(config, list(overrides), runs_dir=runs_dir, progress=not quiet)
+    print_results(run)
+    if run.status["status"] == "interrupted":
+        sys.exit(INTERRUPTED_EXIT_CODE)

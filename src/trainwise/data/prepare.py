@@ -1,0 +1,184 @@
+"""From a config to arrays: read -> choose columns -> clean -> split -> fit preprocessing on train.
+
+Example:
+    >>> from trainwise.config import load_config
+    >>> data = prepare_data(load_config({"data": {"source": "auto_mpg", "target": "mpg",
+    ...                                           "drop": ["car_name"]}}))
+    >>> data.summary["rows"]
+    {'train': 238, 'val': 80, 'test': 80}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trainwise.config.schema import Config, DataConfig
+from trainwise.data.preprocess import Preprocessor, numeric_column
+from trainwise.data.read import fingerprint, read_table
+from trainwise.data.split import split_rows
+from trainwise.errors import UserError
+
+# An object column whose non-empty cells are mostly numbers is a numeric column with stray
+# text (like Auto MPG's '?'), not a category: at this share we stop and show the text.
+NUMERIC_SHARE_FOR_STRAY_TEXT = 0.8
+
+
+@dataclass
+class PreparedData:
+    """Model-ready arrays per split, the fitted preprocessing, and a plain-data summary."""
+
+    preprocessor: Preprocessor
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (X (N, F) float32, y (N,))
+    summary: dict = field(default_factory=dict)  # rows per split, missing values, classes...
+    fingerprint: str = ""  # content hash of the source table
+
+    @property
+    def has_validation(self) -> bool:
+        return "val" in self.arrays and len(self.arrays["val"][0]) > 0
+
+    @property
+    def has_test(self) -> bool:
+        return "test" in self.arrays and len(self.arrays["test"][0]) > 0
+
+
+def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None) -> PreparedData:
+    """Read and split the data named by ``cfg.data`` and fit preprocessing on its train split.
+
+    Args:
+        cfg: the validated config.
+        preprocessor: reuse this fitted preprocessing instead (fine-tuning a run's weights
+            on new data: its inputs must be scaled as they were when the weights learned).
+
+    Raises:
+        UserError: for every data problem a user can fix (see ``trainwise.errors``).
+    """
+    data_cfg = cfg.data
+    frame = read_table(data_cfg.source, "data.source", data_cfg.na_values)
+    numeric, categorical = choose_columns(frame, data_cfg, f"data.source '{data_cfg.source}'")
+    frame, cleaning = clean_rows(frame, data_cfg, numeric + categorical, cfg.task.type,
+                                 f"data.source '{data_cfg.source}'")
+    splits = _split(frame, cfg, numeric + categorical)
+    prep = preprocessor or Preprocessor.fit(splits["train"], numeric, categorical,
+                                            data_cfg.target, cfg.task.type,
+                                            data_cfg.scale_target)
+    arrays = {}
+    for name, part in splits.items():
+        label = f"the {name} split"
+        arrays[name] = (prep.transform_features(part, label),
+                        prep.transform_target(part[data_cfg.target], label))
+    summary = _summarise(splits, cleaning, prep, cfg)
+    return PreparedData(prep, arrays, summary, fingerprint(frame))
+
+
+def choose_columns(frame: pd.DataFrame, data_cfg: DataConfig, source: str) -> tuple[list, list]:
+    """Split the input columns into numeric and categorical ones, checking they exist."""
+    _require_columns(frame, [data_cfg.target], "data.target", source)
+    _require_columns(frame, data_cfg.drop, "data.drop", source)
+    _require_columns(frame, data_cfg.categorical, "data.categorical", source)
+    if data_cfg.features is not None:
+        _require_columns(frame, data_cfg.features, "data.features", source)
+        features = [column for column in data_cfg.features if column != data_cfg.target]
+    else:
+        excluded = {data_cfg.target, *data_cfg.drop}
+        features = [column for column in frame.columns if column not in excluded]
+    if not features:
+        raise UserError(f"{source}: no input columns are left after removing the target and "
+                        "data.drop; list some in data.features")
+    numeric, categorical = [], []
+    for column in features:
+        if column in data_cfg.categorical or _is_text(frame[column]):
+            categorical.append(column)
+        else:
+            numeric_column(frame, column, source)  # raises, showing any stray text
+            numeric.append(column)
+    return numeric, categorical
+
+
+def clean_rows(frame: pd.DataFrame, data_cfg: DataConfig, inputs: list[str], task: str,
+               source: str) -> tuple[pd.DataFrame, dict]:
+    """Drop or count missing values as configured; returns the rows kept and the counts."""
+    target = data_cfg.target
+    if task == "regression":
+        numeric_column(frame, target, source)  # a text target stops here, with a sample
+    report = {"rows_read": len(frame), "missing_by_column": {}, "dropped": {}}
+    no_target = frame[target].isna()
+    if no_target.any():
+        if data_cfg.target_missing == "error":
+            raise UserError(
+                f"{source}: target column '{target}' is empty in {int(no_target.sum())} rows "
+                f"(e.g. row {no_target.idxmax()}). Fill them, or set data.target_missing: drop "
+                "to train on the labelled rows only."
+            )
+        report["dropped"]["target_missing"] = int(no_target.sum())
+        frame = frame[~no_target]
+    missing = frame[inputs].isna().sum()
+    report["missing_by_column"] = {column: int(n) for column, n in missing.items() if n}
+    if data_cfg.missing == "drop" and missing.any():
+        incomplete = frame[inputs].isna().any(axis=1)
+        report["dropped"]["inputs_missing"] = int(incomplete.sum())
+        frame = frame[~incomplete]
+    report["missing_handling"] = "imputed" if data_cfg.missing == "impute" else "dropped"
+    if frame.empty:
+        raise UserError(f"{source}: no rows are left after dropping missing values "
+                        f"({report['dropped']}); use data.missing: impute, or fill the gaps.")
+    return frame, report
+
+
+def _split(frame: pd.DataFrame, cfg: Config, inputs: list[str]) -> dict[str, pd.DataFrame]:
+    split_cfg = cfg.data.split
+    if split_cfg.method != "files":
+        seed = cfg.train.seed if split_cfg.seed is None else split_cfg.seed
+        stratify = split_cfg.stratify if split_cfg.stratify is not None else (
+            cfg.task.type == "classification")
+        return split_rows(frame, split_cfg, cfg.data.target, stratify, seed)
+    splits = {"train": frame}
+    for name, path, field_name in (("val", split_cfg.val_file, "data.split.val_file"),
+                                   ("test", split_cfg.test_file, "data.split.test_file")):
+        if path:
+            extra = read_table(path, field_name, cfg.data.na_values)
+            _require_columns(extra, [cfg.data.target, *inputs], field_name, f"{field_name} '{path}'")
+            splits[name], _ = clean_rows(extra, cfg.data, inputs, cfg.task.type,
+                                         f"{field_name} '{path}'")
+    return splits
+
+
+def _summarise(splits: dict, cleaning: dict, prep: Preprocessor, cfg: Config) -> dict:
+    summary = {
+        "source": cfg.data.source,
+        "target": cfg.data.target,
+        "task": cfg.task.type,
+        "rows": {name: len(part) for name, part in splits.items()},
+        "numeric_columns": list(prep.numeric),
+        "categorical_columns": {c: s["categories"] for c, s in prep.categorical.items()},
+        "n_features": len(prep.feature_names),
+        **cleaning,
+    }
+    if prep.task == "classification":
+        summary["classes"] = prep.classes
+        summary["class_counts"] = {
+            name: {str(k): int(v) for k, v in part[cfg.data.target].value_counts().items()}
+            for name, part in splits.items()
+        }
+    return summary
+
+
+def _require_columns(frame: pd.DataFrame, wanted: list[str], field_name: str, source: str) -> None:
+    absent = [column for column in wanted if column not in frame.columns]
+    if absent:
+        raise UserError(f"{field_name}: column(s) {', '.join(map(repr, absent))} not found in "
+                        f"{source}; its columns are: {', '.join(map(str, frame.columns))}. "
+                        "Fix the name in the config.")
+
+
+def _is_text(series: pd.Series) -> bool:
+    """True for a text column that is a category, False for numbers (with or without stray text)."""
+    if series.dtype.kind in "biuf":
+        return False
+    present = series.dropna()
+    if present.empty:
+        return False
+    numeric_share = pd.to_numeric(present, errors="coerce").notna().mean()
+    return numeric_share < NUMERIC_SHARE_FOR_STRAY_TEXT

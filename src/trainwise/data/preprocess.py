@@ -1,0 +1,154 @@
+"""Preprocessing fitted on the training split only, saved as JSON next to the model.
+
+Numeric columns are imputed with the training median and standardised; categorical columns
+are imputed with the most frequent training value and one-hot encoded (values unseen in
+training encode as all zeros). A regression target may be standardised; a class target is
+encoded as indices into the sorted training classes.
+
+Example:
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"], "y": [0.0, 1.0, 2.0]})
+    >>> prep = Preprocessor.fit(frame, numeric=["x"], categorical=["c"], target="y",
+    ...                         task="regression", scale_target=False)
+    >>> prep.feature_names
+    ['x', 'c=a', 'c=b']
+    >>> Preprocessor.from_dict(prep.to_dict()).transform_features(frame).shape
+    (3, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trainwise.errors import UserError
+
+
+@dataclass
+class Preprocessor:
+    numeric: dict[str, dict[str, float]]  # column -> {median, mean, std}
+    categorical: dict[str, dict]  # column -> {categories: [...], most_frequent: str}
+    target: str
+    task: str  # "regression" or "classification"
+    target_mean: float = 0.0  # regression target standardisation (0/1 when off)
+    target_std: float = 1.0
+    classes: list = field(default_factory=list)  # classification: sorted training classes
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, numeric: list[str], categorical: list[str], target: str,
+            task: str, scale_target: bool = True) -> Preprocessor:
+        """Learn medians, means, standard deviations, categories and classes from ``frame``."""
+        numeric_stats = {}
+        for column in numeric:
+            values = pd.to_numeric(frame[column]).astype("float64")
+            std = float(values.std(ddof=0))
+            numeric_stats[column] = {
+                "median": float(values.median()),
+                "mean": float(values.mean()),
+                # A constant column carries no information; scale by 1 instead of dividing by 0.
+                "std": std if std > 0 else 1.0,
+            }
+        categorical_stats = {}
+        for column in categorical:
+            values = frame[column].dropna().astype(str)
+            categorical_stats[column] = {
+                "categories": sorted(values.unique().tolist()),
+                "most_frequent": str(values.mode().iloc[0]) if len(values) else "",
+            }
+        prep = cls(numeric=numeric_stats, categorical=categorical_stats, target=target, task=task)
+        if task == "regression" and scale_target:
+            target_values = frame[target].astype("float64")
+            prep.target_mean = float(target_values.mean())
+            prep.target_std = float(target_values.std(ddof=0)) or 1.0
+        if task == "classification":
+            prep.classes = sorted(frame[target].dropna().unique().tolist(), key=_sort_key)
+            prep.classes = [_plain(value) for value in prep.classes]
+        return prep
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The raw columns a row must have for prediction."""
+        return list(self.numeric) + list(self.categorical)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the model's input features, after one-hot encoding."""
+        names = list(self.numeric)
+        for column, stats in self.categorical.items():
+            names += [f"{column}={category}" for category in stats["categories"]]
+        return names
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.task == "classification" else 1
+
+    def transform_features(self, frame: pd.DataFrame, source: str = "the input") -> np.ndarray:
+        """Raw rows -> float32 matrix (N, n_features), imputing with training statistics."""
+        missing = [column for column in self.input_columns if column not in frame.columns]
+        if missing:
+            raise UserError(f"{source} lacks the training column(s) {', '.join(missing)}; "
+                            f"the model needs: {', '.join(self.input_columns)}. Add them.")
+        blocks = []
+        for column, stats in self.numeric.items():
+            values = numeric_column(frame, column, source).fillna(stats["median"])
+            blocks.append(((values - stats["mean"]) / stats["std"]).to_numpy()[:, None])
+        for column, stats in self.categorical.items():
+            values = frame[column].astype("string").fillna(stats["most_frequent"]).to_numpy()
+            categories = np.asarray(stats["categories"], dtype=object)
+            blocks.append((values[:, None] == categories[None, :]).astype("float64"))
+        if not blocks:
+            return np.zeros((len(frame), 0), dtype=np.float32)
+        return np.hstack(blocks).astype(np.float32)
+
+    def transform_target(self, series: pd.Series, source: str = "the input") -> np.ndarray:
+        """Raw target -> float32 (N,) scaled values, or int64 (N,) class indices."""
+        if self.task == "regression":
+            values = numeric_column(series.to_frame(), series.name, source)
+            return ((values - self.target_mean) / self.target_std).to_numpy(dtype=np.float32)
+        index = {str(value): position for position, value in enumerate(self.classes)}
+        labels = series.map(lambda value: index.get(str(_plain(value)), -1)).to_numpy()
+        unknown = sorted({str(value) for value, code in zip(series, labels) if code < 0})
+        if unknown:
+            raise UserError(f"{source}: column '{self.target}' has classes never seen in "
+                            f"training: {', '.join(unknown[:5])}; known classes are "
+                            f"{', '.join(map(str, self.classes))}. Remove those rows.")
+        return labels.astype(np.int64)
+
+    def inverse_target(self, scaled: np.ndarray) -> np.ndarray:
+        """Model outputs of a regression -> values in the target's own units."""
+        return scaled * self.target_std + self.target_mean
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preprocessor:
+        return cls(**data)
+
+
+def numeric_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """A column as float64, or a UserError that shows the text found in it."""
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").astype("float64")
+    bad = raw.notna() & values.isna()
+    if bad.any():
+        rows = list(raw.index[bad][:3])
+        sample = ", ".join(repr(raw[row]) for row in rows)
+        raise UserError(
+            f"{source}: column '{column}' should be numeric but holds text, e.g. {sample} "
+            f"(rows {', '.join(map(str, rows))}; {int(bad.sum())} in all). Fix those cells, "
+            f"list them as missing with data.na_values (e.g. ['?']), or add '{column}' to "
+            "data.categorical if it is a category."
+        )
+    return values
+
+
+def _plain(value):
+    """numpy scalars -> Python scalars, so classes survive a JSON round trip."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _sort_key(value):
+    return (0, value, "") if isinstance(value, (int, float, np.number)) else (1, 0, str(value))

@@ -1,0 +1,18 @@
+"""The one exception type for mistakes a user can fix.
+
+Every ``UserError`` carries a message that names the file, field or column at fault and the
+fix. The CLI prints it without a traceback and exits with code 2; the Python API lets it
+propagate so notebooks see the same message.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's config, data or files, explained with its fix.
+
+    Example:
+        >>> raise UserError("data.target: column 'mpgg' not found in auto-mpg.csv; "
+        ...                 "columns are: mpg, cylinders. Fix the name in the config.")
+        Traceback (most recent call last):
+        ...
+        trainwise.errors.UserError: data.target: column 'mpgg' not found ...
+    """

@@ -1,0 +1,44 @@
+"""Build the configured model: the MLP by name, or the user's ``nn.Module`` by import path."""
+
+from __future__ import annotations
+
+import importlib
+
+from torch import nn
+
+from trainwise.config.schema import ModelConfig
+from trainwise.errors import UserError
+from trainwise.models.init import initialize_weights
+from trainwise.models.mlp import MLP
+
+
+def build_model(model_cfg: ModelConfig, n_inputs: int, n_outputs: int) -> nn.Module:
+    """Return a freshly initialised model for ``n_inputs`` features and ``n_outputs`` outputs.
+
+    A user module is called as ``Class(n_inputs=..., n_outputs=..., **model.kwargs)``.
+    """
+    if model_cfg.name == "mlp":
+        model = MLP(n_inputs, n_outputs, model_cfg.hidden, model_cfg.activation,
+                    model_cfg.leaky_relu_slope, model_cfg.dropout, model_cfg.batch_norm)
+    else:
+        model_class = _import_module_class(model_cfg.name)
+        try:
+            model = model_class(n_inputs=n_inputs, n_outputs=n_outputs, **model_cfg.kwargs)
+        except TypeError as err:
+            raise UserError(f"model.name '{model_cfg.name}' could not be built with "
+                            f"n_inputs, n_outputs and model.kwargs {model_cfg.kwargs}: {err}. "
+                            "Its __init__ must accept those keyword arguments.") from None
+    initialize_weights(model, model_cfg.init, model_cfg.activation)
+    return model
+
+
+def _import_module_class(path: str) -> type[nn.Module]:
+    module_name, _, class_name = path.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise UserError(f"model.name '{path}' could not be imported ({err}); give it as "
+                        "'package.module:ClassName' with the package on PYTHONPATH.") from None
+    if not (isinstance(found, type) and issubclass(found, nn.Module)):
+        raise UserError(f"model.name '{path}' is not a torch.nn.Module subclass.")
+    return found

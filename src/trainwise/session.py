@@ -1,0 +1,351 @@
+"""Train a run from a config, or resume one, and leave a complete run record behind.
+
+This is the one entry point behind ``trainwise train``/``resume``, ``trainwise.fit`` and the
+dashboard. Everything that can fail because of the user's input (config, data, checkpoints
+to start from) is checked before the run directory is created, so a mistake leaves nothing
+half-written behind.
+
+Example:
+    >>> run = fit("examples/auto_mpg.yaml", {"train.epochs": 5})    # doctest: +SKIP
+    >>> run.metrics["test"]["mae"]                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file, save
+
+from trainwise.atomic import write_atomic
+from trainwise.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RunRecorder
+from trainwise.callbacks.monitor import Monitor
+from trainwise.config.load import load_config, parse_overrides
+from trainwise.config.schema import Config
+from trainwise.data.prepare import PreparedData, prepare_data
+from trainwise.data.preprocess import Preprocessor
+from trainwise.errors import UserError
+from trainwise.models.build import build_model
+from trainwise.models.summary import summarize_model
+from trainwise.reports.curves import plot_history
+from trainwise.run import MODEL_FILE, Run, evaluate_outputs
+from trainwise.tracking.run_dir import RunDirectory, resolve_run
+from trainwise.tracking.store import RunStore
+from trainwise.training.batches import InMemoryBatches
+from trainwise.training.checkpoint import load_checkpoint, load_weights_into
+from trainwise.training.interrupt import stop_on_interrupt
+from trainwise.training.objective import WeightPenalty, balanced_class_weights, build_loss
+from trainwise.training.optim import build_optimizer, build_scheduler
+from trainwise.training.running_metric import RunningMetric
+from trainwise.training.trainer import Trainer
+
+STORE_FILE = "trainwise.db"
+
+
+def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None = None, *,
+        runs_dir: str | Path = "runs", progress: bool = True, **keyword_overrides) -> Run:
+    """Train a new run and return it.
+
+    Args:
+        config: a YAML path, a dict, or a Config.
+        overrides: ``["train.lr=0.003"]`` or ``{"train.lr": 0.003}``.
+        runs_dir: where the run directory and the run store go.
+        progress: show the progress bar.
+        **keyword_overrides: overrides with ``__`` for dots, e.g. ``train__epochs=20``.
+
+    Returns:
+        The Run, with its history, metrics and a model ready to predict.
+
+    Raises:
+        UserError: bad config, data or starting weights (nothing is written then).
+    """
+    merged = {**parse_overrides(overrides), **{k.replace("__", "."): v for k, v in keyword_overrides.items()}}
+    cfg = load_config(config, merged)
+    _seed(cfg)
+    source_prep, init_weights = _init_from(cfg, runs_dir)
+    data = prepare_data(cfg, source_prep)
+    device = _device(cfg.train.device)
+    model = build_model(cfg.model, data.arrays["train"][0].shape[1], data.preprocessor.n_outputs)
+    if init_weights is not None:
+        load_weights_into(model, init_weights, f"model.init_from '{cfg.model.init_from}'")
+    model.to(device)
+    with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the RNG
+        model_summary = summarize_model(model, data.arrays["train"][0].shape[1], str(device))
+
+    run_dir = RunDirectory.create(runs_dir, cfg.name)
+    run_dir.write_text("config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    run_dir.write_json("manifest.json", _manifest(cfg, data, device))
+    run_dir.write_json("preprocessing.json", data.preprocessor.to_dict())
+    run_dir.write_json("data_summary.json", data.summary)
+    run_dir.write_json("model_summary.json", model_summary)
+    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress)
+    return session.train()
+
+
+def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | Path = "runs",
+           progress: bool = True) -> Run:
+    """Continue a run exactly where its last checkpoint left it.
+
+    Model, optimizer, schedule, counters, RNG, data order, early-stopping and best-checkpoint
+    state and history all come back, so 10 epochs + 10 resumed equal 20 straight.
+
+    Args:
+        reference: the run's path or id.
+        epochs: the new total number of epochs (default: the run's own).
+    """
+    run_dir = resolve_run(reference, runs_dir)
+    raw = yaml.safe_load(run_dir.file("config.yaml").read_text())
+    cfg = load_config(raw, {"train.epochs": epochs} if epochs else None)
+    checkpoint = load_checkpoint(run_dir.checkpoints / "last.pt")
+    _seed(cfg)
+    saved_prep = Preprocessor.from_dict(run_dir.read_json("preprocessing.json"))
+    data = prepare_data(cfg, saved_prep)
+    recorded = run_dir.read_json("manifest.json")["data_fingerprint"]
+    if data.fingerprint != recorded:
+        raise UserError(f"data.source '{cfg.data.source}' changed since run {run_dir.run_id} "
+                        f"started (fingerprint {data.fingerprint}, was {recorded}), so it cannot "
+                        "resume exactly. Restore the data, or start a new run from this one's "
+                        f"weights with model.init_from: {run_dir.path}.")
+    device = _device(cfg.train.device)
+    model = build_model(cfg.model, len(saved_prep.feature_names), saved_prep.n_outputs).to(device)
+    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress)
+    session.trainer.load_checkpoint_state(checkpoint, f"'{run_dir.checkpoints / 'last.pt'}'")
+    if epochs is not None and epochs <= session.trainer.state.epoch:
+        raise UserError(f"--epochs {epochs}: run {run_dir.run_id} has already trained "
+                        f"{session.trainer.state.epoch} epochs; ask for more than that.")
+    return session.train()
+
+
+@dataclass
+class _Session:
+    """The pieces of one training session, assembled into a Trainer, and the record it leaves."""
+
+    cfg: Config
+    data: PreparedData
+    model: torch.nn.Module
+    device: torch.device
+    run_dir: RunDirectory
+    store: RunStore
+    progress: bool
+
+    def __post_init__(self):
+        self.trainer = self._build_trainer()
+
+    def train(self) -> Run:
+        self.store.upsert_run(self.run_dir.run_id, name=self.cfg.name, task=self.cfg.task.type,
+                              path=str(self.run_dir.path.resolve()), status="running")
+        self._write_status("running")
+        try:
+            with stop_on_interrupt(self.trainer.state):
+                state = self.trainer.fit()
+        except BaseException:
+            self._write_status("failed")
+            self.store.upsert_run(self.run_dir.run_id, status="failed")
+            raise
+        self._write_history()
+        if state.interrupted:
+            self._write_status("interrupted")
+            self.store.upsert_run(self.run_dir.run_id, status="interrupted")
+            return Run(self.run_dir)
+        self._finish()
+        return Run(self.run_dir)
+
+    # ------------------------------------------------------------- assembly
+    def _build_trainer(self) -> Trainer:
+        cfg, data = self.cfg, self.data
+        x_train, y_train = (self._tensor(a) for a in data.arrays["train"])
+        validation = tuple(self._tensor(a) for a in data.arrays["val"]) if data.has_validation else None
+        loss_fn = build_loss(cfg.task, self._class_weights(y_train)).to(self.device)
+        optimizer = build_optimizer(self.model, cfg)
+        stopping = cfg.train.early_stopping
+        metric = "accuracy" if cfg.task.type == "classification" else "mae"
+        return Trainer(
+            self.model, optimizer, loss_fn,
+            InMemoryBatches(x_train, y_train, cfg.train.batch_size, cfg.train.seed),
+            epochs=cfg.train.epochs,
+            metric=RunningMetric(metric, scale=data.preprocessor.target_std),
+            validation=validation,
+            scheduler=build_scheduler(optimizer, cfg.train.scheduler, cfg.train.epochs),
+            scheduler_monitor=stopping.monitor,
+            callbacks=self._callbacks(),
+            grad_clip=cfg.train.grad_clip,
+            penalty=WeightPenalty(self.model, cfg.model.l1,
+                                  cfg.model.l2 if cfg.model.l2_as == "penalty" else 0.0),
+            log_batches=cfg.train.log_batches,
+        )
+
+    def _callbacks(self) -> list:
+        stopping = self.cfg.train.early_stopping
+        callbacks = [ProgressBar()] if self.progress else []
+        if stopping.enabled:
+            callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience,
+                                           stopping.min_delta, stopping.restore_best,
+                                           stopping.min_epochs))
+        callbacks.append(RunRecorder(self.store, self.run_dir.run_id, stopping.monitor,
+                                     stopping.mode))
+        checkpoint = self.cfg.train.checkpoint
+        # Last: its last.pt must hold every other callback's counters for this epoch.
+        callbacks.append(ModelCheckpoint(self.run_dir.checkpoints, stopping.monitor,
+                                         stopping.mode, checkpoint.save_best,
+                                         checkpoint.save_last))
+        return callbacks
+
+    def _class_weights(self, y_train: torch.Tensor) -> torch.Tensor | None:
+        task = self.cfg.task
+        if task.type != "classification" or task.class_weights is None:
+            return None
+        classes = self.data.preprocessor.classes
+        if task.class_weights == "balanced":
+            return balanced_class_weights(y_train, len(classes))
+        if isinstance(task.class_weights, dict):
+            unknown = set(task.class_weights) - {str(name) for name in classes}
+            if unknown:
+                raise UserError(f"task.class_weights names unknown classes {sorted(unknown)}; "
+                                f"the classes are: {', '.join(map(str, classes))}")
+            weights = [task.class_weights.get(str(name), 1.0) for name in classes]
+        else:
+            weights = task.class_weights
+        if len(weights) != len(classes):
+            raise UserError(f"task.class_weights has {len(weights)} values for {len(classes)} "
+                            f"classes ({', '.join(map(str, classes))}); give one per class.")
+        return torch.tensor(weights, dtype=torch.float32, device=self.device)
+
+    def _tensor(self, array) -> torch.Tensor:
+        return torch.from_numpy(array).to(self.device)
+
+    # ------------------------------------------------------------- the record
+    def _finish(self) -> None:
+        """Final weights, metrics per split, plots and status of a run that completed."""
+        self.model.cpu()
+        write_atomic(self.run_dir.file(MODEL_FILE),
+                     lambda handle: handle.write(_safetensors_bytes(self.model)))
+        metrics = {}
+        for split in ("val", "test"):
+            if split in self.data.arrays and len(self.data.arrays[split][0]):
+                features, targets = self.data.arrays[split]
+                with torch.inference_mode():
+                    outputs = self.model.eval()(torch.from_numpy(features)).numpy()
+                metrics[split] = evaluate_outputs(self.data.preprocessor, outputs, targets)
+        self.run_dir.write_json("metrics.json", metrics)
+        best = self._best()
+        unit = self.cfg.data.target
+        plot_history(self.trainer.state.history, self.run_dir.plots, best.get("best_epoch"),
+                     {"loss": f"loss ({self.cfg.task.loss})", "mae": f"MAE ({unit})"})
+        self._write_status("finished")
+        self.store.upsert_run(self.run_dir.run_id, status="finished")
+
+    def _best(self) -> dict:
+        stopping = self.cfg.train.early_stopping
+        watch = Monitor(stopping.monitor, stopping.mode)
+        for record in self.trainer.state.history:
+            watch.update(record)
+        return {"monitor": watch.monitor, "best_value": watch.best if watch.best_epoch else None,
+                "best_epoch": watch.best_epoch or None}
+
+    def _write_status(self, status: str) -> None:
+        state = self.trainer.state
+        self.run_dir.write_json("status.json", {
+            "status": status,
+            "epochs": state.epoch,
+            "epochs_planned": self.trainer.epochs,
+            "global_step": state.global_step,
+            "stop_reason": state.stop_reason,
+            "duration_s": sum(record["epoch_time_s"] for record in state.history),
+            "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **self._best(),
+        })
+
+    def _write_history(self) -> None:
+        state = self.trainer.state
+        self.run_dir.write_json("history.json", state.history)
+        self.run_dir.write_text("history.csv", _csv(state.history))
+        if state.batch_history:
+            self.run_dir.write_text("batch_history.csv", _csv(state.batch_history))
+
+
+def _init_from(cfg: Config, runs_dir) -> tuple[Preprocessor | None, dict | None]:
+    """The preprocessing and final weights of the run named by ``model.init_from``, if any."""
+    if not cfg.model.init_from:
+        return None, None
+    source = resolve_run(cfg.model.init_from, runs_dir)
+    weights_path = source.file(MODEL_FILE)
+    if not weights_path.is_file():
+        raise UserError(f"model.init_from: run '{source.path}' has no {MODEL_FILE} (it has not "
+                        "finished); resume it first, or pick a finished run.")
+    try:
+        weights = load_file(weights_path)
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise UserError(f"model.init_from: '{weights_path}' is corrupt or truncated ({err}).") from None
+    return Preprocessor.from_dict(source.read_json("preprocessing.json")), weights
+
+
+def _seed(cfg: Config) -> None:
+    torch.manual_seed(cfg.train.seed)
+    if cfg.train.deterministic:
+        # cuBLAS needs a fixed workspace for deterministic results; must be set before CUDA starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(cfg.train.deterministic)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available[name]:
+        raise UserError(f"train.device: '{name}' is not available on this machine; use "
+                        "'auto' or 'cpu'.")
+    return torch.device(name)
+
+
+def _manifest(cfg: Config, data: PreparedData, device: torch.device) -> dict:
+    packages = ("trainwise", "torch", "numpy", "pandas", "scikit-learn", "pydantic")
+    return {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {name: _version(name) for name in packages},
+        "device": str(device),
+        "seed": cfg.train.seed,
+        "deterministic": cfg.train.deterministic,
+        "data_fingerprint": data.fingerprint,
+        "data_rows": data.summary["rows"],
+    }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except Exception:  # not installed as a distribution (e.g. running from a source tree)
+        return None
+
+
+def _store(runs_dir) -> RunStore:
+    return RunStore(Path(runs_dir) / STORE_FILE)
+
+
+def _safetensors_bytes(model: torch.nn.Module) -> bytes:
+    return save({name: tensor.contiguous() for name, tensor in model.state_dict().items()})
+
+
+def _csv(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()

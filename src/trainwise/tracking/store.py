@@ -1,0 +1,135 @@
+"""The run store: one SQLite file per workspace that indexes runs and receives live metrics.
+
+WAL mode lets one process write a run while others (``trainwise runs``, the dashboard) read
+it. Each epoch's record and the run's summary row change in one transaction, so a reader
+never sees an epoch without its run row being up to date, and a kill leaves the file whole.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> store = RunStore(pathlib.Path(tempfile.mkdtemp()) / "trainwise.db")
+    >>> store.upsert_run("r1", name="demo", task="regression", status="running", path="runs/r1")
+    >>> store.get_run("r1")["status"]
+    'running'
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    task TEXT,
+    status TEXT,            -- running, finished, stopped, interrupted, failed
+    monitor TEXT,           -- the history key early stopping / best checkpoint watch
+    best_value REAL,
+    best_epoch INTEGER,
+    epochs INTEGER,         -- epochs completed
+    duration_s REAL,        -- training time summed over epochs (and resumes)
+    path TEXT,              -- the run directory
+    created_at TEXT,
+    updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    record TEXT NOT NULL,   -- the history record as JSON
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss REAL,
+    PRIMARY KEY (run_id, step)
+);
+"""
+
+RUN_COLUMNS = ("name", "task", "status", "monitor", "best_value", "best_epoch", "epochs",
+               "duration_s", "path")
+
+
+class RunStore:
+    """Runs and their per-epoch metrics in SQLite (WAL mode).
+
+    Args:
+        path: the database file; created with its folder if absent.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self):
+        # A connection per operation: cheap for SQLite, and safe across processes and threads.
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            db.row_factory = sqlite3.Row
+            # In WAL mode NORMAL stays consistent after a crash and avoids an fsync per commit.
+            db.execute("PRAGMA synchronous=NORMAL")
+            with db:  # one transaction: committed on success, rolled back on error
+                yield db
+
+    def upsert_run(self, run_id: str, **fields) -> None:
+        """Create or update a run's row with any of ``RUN_COLUMNS``."""
+        with self._connect() as db:
+            self._upsert(db, run_id, fields)
+
+    def record_epoch(self, run_id: str, record: dict, batches: list[dict] = (), **fields) -> None:
+        """Store one epoch's history record (and its batch losses) and update the run row."""
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, record) VALUES (?, ?, ?)",
+                       (run_id, record["epoch"], json.dumps(record)))
+            db.executemany(
+                "INSERT OR REPLACE INTO batches (run_id, step, epoch, loss) VALUES (?, ?, ?, ?)",
+                [(run_id, b["step"], b["epoch"], b["loss"]) for b in batches])
+            self._upsert(db, run_id, fields)
+
+    def truncate(self, run_id: str, epochs: int) -> None:
+        """Forget epochs after ``epochs`` (and their batches): a resume rewrites them."""
+        with self._connect() as db:
+            db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, epochs))
+            db.execute("DELETE FROM batches WHERE run_id = ? AND epoch > ?", (run_id, epochs))
+
+    def get_run(self, run_id: str) -> dict | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def list_runs(self) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM runs ORDER BY created_at").fetchall()
+        return [dict(row) for row in rows]
+
+    def history(self, run_id: str) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT record FROM epochs WHERE run_id = ? ORDER BY epoch",
+                              (run_id,)).fetchall()
+        return [json.loads(row["record"]) for row in rows]
+
+    def batches(self, run_id: str, after_step: int = 0) -> list[dict]:
+        with self._connect() as db:
+            rows = db.execute("SELECT step, epoch, loss FROM batches WHERE run_id = ? AND "
+                              "step > ? ORDER BY step", (run_id, after_step)).fetchall()
+        return [dict(row) for row in rows]
+
+    @staticmethod
+    def _upsert(db: sqlite3.Connection, run_id: str, fields: dict) -> None:
+        unknown = set(fields) - set(RUN_COLUMNS)
+        if unknown:  # column names go into the SQL text below, so only known ones pass
+            raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        db.execute("INSERT OR IGNORE INTO runs (id, created_at, updated_at) VALUES (?, ?, ?)",
+                   (run_id, now, now))
+        if fields:
+            assignments = ", ".join(f"{column} = ?" for column in fields)
+            db.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?",
+                       (*fields.values(), now, run_id))

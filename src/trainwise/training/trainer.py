@@ -1,0 +1,203 @@
+"""The fit loop: epochs of batches, one optimizer step per batch, callbacks around them.
+
+Nothing in the batch loop reads a value back to the host: losses and metrics accumulate as
+device tensors and are read once per epoch in ``end_epoch``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+from trainwise.callbacks.base import Callback, CallbackList
+from trainwise.training.batches import InMemoryBatches
+from trainwise.training.checkpoint import load_weights_into
+from trainwise.training.objective import WeightPenalty
+from trainwise.training.rng import capture_rng_state, restore_rng_state
+from trainwise.training.running_metric import RunningMetric
+from trainwise.training.state import TrainState
+
+
+class Trainer:
+    """Trains ``model`` on in-memory batches and validates it once per epoch.
+
+    Args:
+        model: the network; its outputs go straight into ``loss_fn``.
+        optimizer: a built optimizer over the model's parameters.
+        loss_fn: returns the batch-mean loss for ``(prediction, target)``.
+        batches: the training rows, already on the model's device.
+        epochs: train until this many epochs are complete.
+        metric: the headline metric tracked per epoch (mae or accuracy).
+        validation: ``(features, targets)`` on the device, or None for no validation.
+        scheduler: an epoch-stepped LR scheduler, or None.
+        scheduler_monitor: the history key a plateau scheduler watches.
+        callbacks: hooks called around epochs and batches (see ``Callback``).
+        grad_clip: clip the global gradient norm to this value (None: no clipping).
+        penalty: L1/L2 weight penalties added to the training objective.
+        log_batches: keep every batch's loss in ``state.batch_history``.
+
+    Example:
+        >>> model = nn.Linear(3, 1)
+        >>> batches = InMemoryBatches(torch.randn(20, 3), torch.randn(20), batch_size=5, seed=0)
+        >>> trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1),
+        ...                   lambda p, y: ((p.squeeze(-1) - y) ** 2).mean(), batches,
+        ...                   epochs=2, metric=RunningMetric("mae"))
+        >>> [record["epoch"] for record in trainer.fit().history]
+        [1, 2]
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn,
+                 batches: InMemoryBatches, epochs: int, metric: RunningMetric,
+                 validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 scheduler=None, scheduler_monitor: str = "val_loss",
+                 callbacks: list[Callback] = (), grad_clip: float | None = None,
+                 penalty: WeightPenalty | None = None, log_batches: bool = True,
+                 eval_batch_size: int = 8192):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.batches = batches
+        self.epochs = epochs
+        self.metric = metric
+        self.validation = validation
+        self.scheduler = scheduler
+        self.scheduler_monitor = scheduler_monitor
+        self.callbacks = CallbackList(callbacks)
+        self.grad_clip = grad_clip
+        self.penalty = penalty if penalty is not None and penalty.active else None
+        self.log_batches = log_batches
+        self.eval_batch_size = eval_batch_size
+        self.state = TrainState()
+
+    # ----------------------------------------------------------------- the loop
+    def fit(self) -> TrainState:
+        """Train until ``epochs`` are complete, a callback stops training, or an interrupt."""
+        state = self.state
+        state.stop_training = False
+        state.stop_reason = None
+        state.interrupted = False
+        self.callbacks.call("on_train_begin", self)
+        while state.epoch < self.epochs and not (state.stop_training or state.interrupted):
+            self.train_epoch()
+        self.callbacks.call("on_train_end", self)
+        return state
+
+    def train_epoch(self) -> None:
+        """One pass over the training batches (or the rest of one, after a mid-epoch resume)."""
+        state = self.state
+        if state.batch_in_epoch == 0:
+            state.reset_epoch_accumulators()
+            self.callbacks.call("on_epoch_begin", self)
+        started = time.perf_counter()
+        self.model.train()
+        for features, targets in self.batches.epoch(state.epoch, skip=state.batch_in_epoch):
+            loss, metric_sum = self.training_step(features, targets)
+            self._accumulate(loss, metric_sum, len(targets))
+            self.callbacks.call("on_batch_end", self, loss)
+            if state.interrupted:
+                state.epoch_seconds += time.perf_counter() - started
+                return
+        record = self.end_epoch(started)
+        self.callbacks.call("on_epoch_end", self, record)
+
+    def training_step(self, features: torch.Tensor, targets: torch.Tensor):
+        """Forward, backward, step. Returns the batch loss and metric sum as device tensors."""
+        prediction = self.model(features)
+        loss = self.loss_fn(prediction, targets)
+        objective = loss + self.penalty() if self.penalty else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        if self.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip, foreach=True)
+        self.optimizer.step()
+        return loss.detach(), self.metric.batch_sum(prediction.detach(), targets)
+
+    def end_epoch(self, started: float) -> dict:
+        """Validate, read the epoch's numbers once, append the history record, step the schedule."""
+        state = self.state
+        validation = self.validate()
+        totals = torch.stack([state.loss_sum, state.metric_sum.float()]) / state.rows_seen
+        train_loss, train_metric = totals.tolist()
+        state.epoch += 1
+        state.batch_in_epoch = 0
+        record = {"epoch": state.epoch, "loss": train_loss, self.metric.name: train_metric}
+        record.update(validation)
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["epoch_time_s"] = state.epoch_seconds + time.perf_counter() - started
+        state.history.append(record)
+        if self.log_batches:
+            first_step = state.global_step - len(state.batch_losses) + 1
+            losses = torch.stack(state.batch_losses).tolist()
+            state.batch_history += [{"step": first_step + i, "epoch": state.epoch, "loss": value}
+                                    for i, value in enumerate(losses)]
+        state.reset_epoch_accumulators()
+        self._step_scheduler(record)
+        return record
+
+    # ----------------------------------------------------------------- helpers
+    @torch.inference_mode()
+    def validate(self) -> dict:
+        """``{"val_loss", "val_<metric>"}`` over the validation rows, or {} without validation."""
+        if self.validation is None:
+            return {}
+        features, targets = self.validation
+        prediction = self.predict(features)
+        values = torch.stack([self.loss_fn(prediction, targets),
+                              self.metric.value(prediction, targets)]).tolist()
+        return {"val_loss": values[0], f"val_{self.metric.name}": values[1]}
+
+    @torch.inference_mode()
+    def predict(self, features: torch.Tensor) -> torch.Tensor:
+        """Model outputs for all rows, in eval mode, in large chunks."""
+        was_training = self.model.training
+        self.model.eval()
+        chunks = [self.model(features[start:start + self.eval_batch_size])
+                  for start in range(0, len(features), self.eval_batch_size)]
+        self.model.train(was_training)
+        return torch.cat(chunks)
+
+    def _accumulate(self, loss: torch.Tensor, metric_sum: torch.Tensor, rows: int) -> None:
+        state = self.state
+        if state.loss_sum is None:
+            state.loss_sum = torch.zeros((), device=loss.device)
+            state.metric_sum = torch.zeros((), device=loss.device)
+        # Weighting by rows makes a short last batch count for what it is.
+        state.loss_sum += loss * rows
+        state.metric_sum += metric_sum
+        state.rows_seen += rows
+        state.batch_in_epoch += 1
+        state.global_step += 1
+        if self.log_batches:
+            state.batch_losses.append(loss)
+
+    def _step_scheduler(self, record: dict) -> None:
+        if self.scheduler is None:
+            return
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(record[self.scheduler_monitor])
+        else:
+            self.scheduler.step()
+
+    # ----------------------------------------------------------------- checkpoints
+    def checkpoint_state(self) -> dict:
+        """Everything needed to continue exactly: tensors and plain data, no pickled objects."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "train_state": self.state.state_dict(),
+            "callbacks": self.callbacks.state_dict(),
+            "rng": capture_rng_state(),
+        }
+
+    def load_checkpoint_state(self, checkpoint: dict, source: str = "the checkpoint") -> None:
+        """Take back what ``checkpoint_state`` returned; the RNG last, as it was saved."""
+        load_weights_into(self.model, checkpoint["model"], source)
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.scheduler is not None and checkpoint["scheduler"] is not None:
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.state = TrainState.from_state_dict(checkpoint["train_state"])
+        self.callbacks.load_state_dict(checkpoint["callbacks"])
+        restore_rng_state(checkpoint["rng"])
