@@ -27,7 +27,7 @@ import yaml
 from safetensors.torch import load_file, save
 
 from trainwise.atomic import write_atomic
-from trainwise.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, RunRecorder
+from trainwise.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar, RunRecorder
 from trainwise.callbacks.monitor import Monitor
 from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config
@@ -52,7 +52,8 @@ STORE_FILE = "trainwise.db"
 
 
 def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None = None, *,
-        runs_dir: str | Path = "runs", progress: bool = True, **keyword_overrides) -> Run:
+        runs_dir: str | Path = "runs", progress: bool = True, callbacks: list[Callback] = (),
+        **keyword_overrides) -> Run:
     """Train a new run and return it.
 
     Args:
@@ -60,6 +61,8 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
         overrides: ``["train.lr=0.003"]`` or ``{"train.lr": 0.003}``.
         runs_dir: where the run directory and the run store go.
         progress: show the progress bar.
+        callbacks: your own callbacks, called after the built-in ones (their state is saved
+            in the checkpoints too).
         **keyword_overrides: overrides with ``__`` for dots, e.g. ``train__epochs=20``.
 
     Returns:
@@ -87,12 +90,13 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
     run_dir.write_json("preprocessing.json", data.preprocessor.to_dict())
     run_dir.write_json("data_summary.json", data.summary)
     run_dir.write_json("model_summary.json", model_summary)
-    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress)
+    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
+                       list(callbacks))
     return session.train()
 
 
 def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | Path = "runs",
-           progress: bool = True) -> Run:
+           progress: bool = True, callbacks: list[Callback] = ()) -> Run:
     """Continue a run exactly where its last checkpoint left it.
 
     Model, optimizer, schedule, counters, RNG, data order, early-stopping and best-checkpoint
@@ -101,6 +105,7 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
     Args:
         reference: the run's path or id.
         epochs: the new total number of epochs (default: the run's own).
+        callbacks: the same kinds of callbacks the run was started with, if any.
     """
     run_dir = resolve_run(reference, runs_dir)
     raw = yaml.safe_load(run_dir.file("config.yaml").read_text())
@@ -117,7 +122,8 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
                         f"weights with model.init_from: {run_dir.path}.")
     device = _device(cfg.train.device)
     model = build_model(cfg.model, len(saved_prep.feature_names), saved_prep.n_outputs).to(device)
-    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress)
+    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
+                       list(callbacks))
     session.trainer.load_checkpoint_state(checkpoint, f"'{run_dir.checkpoints / 'last.pt'}'")
     if epochs is not None and epochs <= session.trainer.state.epoch:
         raise UserError(f"--epochs {epochs}: run {run_dir.run_id} has already trained "
@@ -136,6 +142,7 @@ class _Session:
     run_dir: RunDirectory
     store: RunStore
     progress: bool
+    user_callbacks: list[Callback]
 
     def __post_init__(self):
         self.trainer = self._build_trainer()
@@ -190,6 +197,7 @@ class _Session:
             callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience,
                                            stopping.min_delta, stopping.restore_best,
                                            stopping.min_epochs))
+        callbacks += self.user_callbacks
         callbacks.append(RunRecorder(self.store, self.run_dir.run_id, stopping.monitor,
                                      stopping.mode))
         checkpoint = self.cfg.train.checkpoint

@@ -1,0 +1,21 @@
+# Set-up, the main example, and the tests. `make demo` and `make test` are the README's quickstart.
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: setup demo test
+
+setup: $(VENV)/.installed
+
+# torch 2.13.0 first: it is the CPU build on machines that have it locally, and the
+# project's own range then installs nothing heavier.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/trainwise train examples/auto_mpg.yaml
+
+test: setup
+	$(BIN)/python -m pytest
