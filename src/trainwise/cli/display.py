@@ -5,12 +5,13 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from trainwise.cli.console import make_console
 from trainwise.run import Run
 
 
 def print_results(run: Run, console: Console | None = None) -> None:
     """The run's status line, then its metrics per split."""
-    console = console or Console()
+    console = console or make_console()
     status = run.status
     best = (f", best {status['monitor']} {status['best_value']:.4g} at epoch "
             f"{status['best_epoch']}" if status.get("best_epoch") else "")
@@ -28,7 +29,7 @@ def print_results(run: Run, console: Console | None = None) -> None:
 
 def print_metrics(metrics: dict, title: str, console: Console | None = None,
                   status: dict | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     if "confusion_matrix" in metrics:
         _print_classification(metrics, title, console, status)
         return

@@ -13,8 +13,9 @@ from trainwise.cli.options import runs_dir_option
 @runs_dir_option
 def runs(runs_dir: str) -> None:
     """List runs: id, name, task, status, best monitored value, epochs, duration."""
-    from rich.console import Console
     from rich.table import Column, Table
+
+    from trainwise.cli.console import make_console
 
     from trainwise.tracking.store import RunStore
 
@@ -30,4 +31,4 @@ def runs(runs_dir: str) -> None:
         duration = "" if row["duration_s"] is None else f"{row['duration_s']:.1f}s"
         table.add_row(row["id"], row["name"] or "", row["task"] or "", row["status"] or "",
                       best, str(row["epochs"] or 0), duration)
-    Console().print(table)
+    make_console().print(table)

@@ -12,13 +12,12 @@ from trainwise.cli.options import runs_dir_option
 @runs_dir_option
 def show(run: str, runs_dir: str) -> None:
     """Print RUN's config, data summary, model summary and results."""
-    from rich.console import Console
-
+    from trainwise.cli.console import make_console
     from trainwise.cli.display import print_results
     from trainwise.tracking.run_dir import resolve_run
 
     run_dir = resolve_run(run, runs_dir)
-    console = Console()
+    console = make_console()
     console.rule(f"run {run_dir.run_id}")
     console.print("[bold]Config[/bold]")
     console.print(run_dir.file("config.yaml").read_text(), highlight=False)

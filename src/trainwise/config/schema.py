@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 MODELS = ("mlp",)
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "selu", "sigmoid")
@@ -82,6 +83,18 @@ class TaskConfig(Section):
     huber_delta: float = Field(1.0, gt=0)  # where huber turns from squared to linear
     class_weights: Literal["balanced"] | list[float] | dict[str, float] | None = None  # CE weights
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)  # cross-entropy label smoothing
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, loss: str | None, info: ValidationInfo) -> str | None:
+        # Here, not only in _check_loss, so the error names task.loss (type is validated first);
+        # _check_loss still catches a later assignment to task.type.
+        task = info.data.get("type")
+        valid = REGRESSION_LOSSES if task == "regression" else CLASSIFICATION_LOSSES
+        if loss is not None and task is not None and loss not in valid:
+            raise ValueError(f"loss '{loss}' is not available for {task}; "
+                             f"choose one of: {', '.join(valid)}")
+        return loss
 
     @model_validator(mode="after")
     def _check_loss(self) -> TaskConfig:
