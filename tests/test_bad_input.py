@@ -243,19 +243,24 @@ def test_resume_with_checkpoint_of_other_shape(invoke, tmp_path, runs_dir, regre
 
 
 # ------------------------------------------------------------ 11. corrupt or truncated checkpoint
-@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "random-bytes", "text"])
 def test_resume_with_damaged_checkpoint(invoke, tmp_path, runs_dir, regression_csv, damage):
     run = train_tiny(invoke, tmp_path, runs_dir, regression_csv)
     last = run / "checkpoints" / "last.pt"
     content = last.read_bytes()
-    if damage == "truncated":
-        last.write_bytes(content[: len(content) // 2])
-    else:
-        last.write_bytes(np.random.default_rng(0).bytes(len(content)))
+    damaged = {
+        "truncated": content[: len(content) // 2],
+        "empty": b"",
+        "random-bytes": np.random.default_rng(0).bytes(len(content)),
+        # The weights-only unpickler raises KeyError on this one, not UnpicklingError.
+        "text": b"hello this is not a checkpoint\n" * 10,
+    }[damage]
+    last.write_bytes(damaged)
     before = snapshot(run)
     result = invoke("resume", run, "--epochs", 10, "--runs-dir", runs_dir)
-    assert_user_error(result, "checkpoint", "last.pt", "corrupt or truncated",
-                      "Resume from another run, or retrain")
+    output = assert_user_error(result, "checkpoint", "last.pt", "corrupt or truncated",
+                               "Resume from another run, or retrain")
+    assert "weights_only" not in output  # torch's advice to load unsafely is not passed on
     assert snapshot(run) == before
     assert run_dirs(runs_dir) == [run]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -26,9 +24,14 @@ def load_checkpoint(path: str | Path) -> dict:
                         "resume from (train.checkpoint.save_last must be on).")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+    except Exception as err:  # damaged bytes also raise KeyError, IndexError, struct.error...
+        # torch's weights-only message opens with advice to load with weights_only=False
+        # (which runs code); show the unpickler's own reason instead.
+        text = str(err)
+        _, marker, reason = text.partition("WeightsUnpickler error:")
+        reason = (reason if marker else text).strip()
         raise UserError(f"checkpoint '{path}' is corrupt or truncated ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else 'unreadable'}). Resume from "
+                        f"{reason.splitlines()[0] if reason else 'unreadable'}). Resume from "
                         "another run, or retrain; trainwise never writes partial files, so this "
                         "one was changed after it was written.") from None
 

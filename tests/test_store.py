@@ -1,0 +1,73 @@
+"""The run store (SQLite, WAL) and atomic writes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import torch
+
+from trainwise.atomic import write_atomic
+from trainwise.errors import UserError
+from trainwise.tracking import RunStore
+from trainwise.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+def test_store_uses_wal_and_reads_while_another_connection_writes(tmp_path):
+    store = RunStore(tmp_path / "trainwise.db")
+    with sqlite3.connect(tmp_path / "trainwise.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.upsert_run("r", name="n", task="regression", status="running")
+    writer = sqlite3.connect(tmp_path / "trainwise.db")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE runs SET status = 'finished'")
+    # A reader is not blocked by an open write transaction and sees the last commit.
+    assert RunStore(tmp_path / "trainwise.db").get_run("r")["status"] == "running"
+    writer.commit()
+    writer.close()
+    assert store.get_run("r")["status"] == "finished"
+
+
+def test_epochs_and_batches_are_recorded_and_truncated_on_resume(tmp_path):
+    store = RunStore(tmp_path / "trainwise.db")
+    for epoch in (1, 2, 3):
+        store.record_epoch("r", {"epoch": epoch, "loss": 1.0 / epoch},
+                           [{"step": epoch, "epoch": epoch, "loss": 0.5}], epochs=epoch)
+    assert store.get_run("r")["epochs"] == 3
+    store.truncate("r", 1)
+    assert [r["epoch"] for r in store.history("r")] == [1]
+    assert [b["step"] for b in store.batches("r")] == [1]
+
+
+def test_unknown_run_columns_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown run fields"):
+        RunStore(tmp_path / "db").upsert_run("r", colour="red")
+
+
+def test_a_failed_write_leaves_the_previous_file_intact(tmp_path):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"weights": torch.ones(3)})
+
+    def dies_halfway(handle):
+        handle.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # a kill in the middle of writing
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, dies_halfway)
+    assert torch.equal(load_checkpoint(path)["weights"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary left behind
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    save_checkpoint(tmp_path / "c.pt", {"w": torch.zeros(2), "epoch": 3, "history": [{"a": 1.0}]})
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["epoch"] == 3
+
+
+class Arbitrary:
+    """Any pickled object: weights-only loading must refuse to construct it."""
+
+
+def test_a_checkpoint_holding_code_is_refused(tmp_path):
+    torch.save({"obj": Arbitrary()}, tmp_path / "evil.pt")
+    with pytest.raises(UserError, match="corrupt or truncated"):
+        load_checkpoint(tmp_path / "evil.pt")
