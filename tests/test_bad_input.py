@@ -176,16 +176,15 @@ def test_no_rows_left_after_dropping_missing(invoke, tmp_path, runs_dir, regress
 
 
 # ------------------------------------------------------------------- 8. invalid values
-@pytest.mark.parametrize("override, fragments", [
-    ("train.lr=-1", ["train.lr", "greater than 0", "-1"]),
-    ("model.hidden=[0]", ["model.hidden", "at least 1", "[0]", "remove or raise"]),
-    ("data.split.val=0.5", ["data.split", "val (0.5) + test (0.5)", "below 1",
-                            "lower one of them"]),
+@pytest.mark.parametrize("overrides, fragments", [
+    (["train.lr=-1"], ["train.lr", "greater than 0", "-1"]),
+    (["model.hidden=[0]"], ["model.hidden", "at least 1", "[0]", "remove or raise"]),
+    (["data.split.val=0.5", "data.split.test=0.5"],
+     ["data.split", "val (0.5) + test (0.5)", "below 1", "lower one of them"]),
 ], ids=["negative-lr", "zero-hidden", "val-plus-test"])
-def test_invalid_values(invoke, tmp_path, runs_dir, regression_csv, override, fragments):
-    config = write_config(tmp_path, regression_csv, data={"split": {"test": 0.5}}) \
-        if override.startswith("data.split") else write_config(tmp_path, regression_csv)
-    result = invoke("train", config, override, "--runs-dir", runs_dir)
+def test_invalid_values(invoke, tmp_path, runs_dir, regression_csv, overrides, fragments):
+    config = write_config(tmp_path, regression_csv)
+    result = invoke("train", config, *overrides, "--runs-dir", runs_dir)
     assert_user_error(result, str(config), "not a valid trainwise config", *fragments,
                       "Fix these keys")
     assert_no_run(runs_dir)
@@ -240,6 +239,16 @@ def test_resume_with_checkpoint_of_other_shape(invoke, tmp_path, runs_dir, regre
                       "(16, 5) vs (8, 5)")
     assert snapshot(run) == before
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
+
+
+def test_resume_from_a_weights_only_checkpoint(invoke, tmp_path, runs_dir, regression_csv):
+    run = train_tiny(invoke, tmp_path, runs_dir, regression_csv)
+    shutil.copyfile(run / "checkpoints" / "best.pt", run / "checkpoints" / "last.pt")
+    before = snapshot(run)
+    result = invoke("resume", run, "--epochs", 4, "--runs-dir", runs_dir)
+    assert_user_error(result, "last.pt", "not a resumable trainwise checkpoint", "optimizer",
+                      "model.init_from")
+    assert snapshot(run) == before
 
 
 # ------------------------------------------------------------ 11. corrupt or truncated checkpoint

@@ -49,6 +49,8 @@ from trainwise.training.running_metric import RunningMetric
 from trainwise.training.trainer import Trainer
 
 STORE_FILE = "trainwise.db"
+# What Trainer.checkpoint_state writes, and so what a resume needs.
+RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "train_state", "callbacks", "rng")
 
 
 def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None = None, *,
@@ -111,6 +113,7 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
     raw = yaml.safe_load(run_dir.file("config.yaml").read_text())
     cfg = load_config(raw, {"train.epochs": epochs} if epochs else None)
     checkpoint = load_checkpoint(run_dir.checkpoints / "last.pt")
+    _require_resumable(checkpoint, run_dir.checkpoints / "last.pt")
     _seed(cfg)
     saved_prep = Preprocessor.from_dict(run_dir.read_json("preprocessing.json"))
     data = prepare_data(cfg, saved_prep)
@@ -294,6 +297,15 @@ def _init_from(cfg: Config, runs_dir) -> tuple[Preprocessor | None, dict | None]
     except Exception as err:  # safetensors raises its own error types for damaged files
         raise UserError(f"model.init_from: '{weights_path}' is corrupt or truncated ({err}).") from None
     return Preprocessor.from_dict(source.read_json("preprocessing.json")), weights
+
+
+def _require_resumable(checkpoint, path: Path) -> None:
+    """A readable file that is not a full training checkpoint (e.g. best.pt copied over it)."""
+    missing = [key for key in RESUMABLE_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise UserError(f"checkpoint '{path}' is not a resumable trainwise checkpoint (it lacks "
+                        f"{', '.join(missing)}); only the last.pt a run writes can be resumed. "
+                        "To start from its weights instead, make a new run with model.init_from.")
 
 
 def _seed(cfg: Config) -> None:

@@ -138,8 +138,8 @@ class ModelConfig(Section):
     def _positive_sizes(cls, hidden: list[int]) -> list[int]:
         bad = [size for size in hidden if size < 1]
         if bad:
-            raise ValueError(f"hidden sizes must be at least 1, got {hidden}; "
-                             "remove or raise the zero/negative entries")
+            raise ValueError("hidden sizes must be at least 1; remove or raise the "
+                             f"entries {bad}")
         return hidden
 
     @field_validator("activation")

@@ -92,7 +92,7 @@ class Preprocessor:
                             f"the model needs: {', '.join(self.input_columns)}. Add them.")
         blocks = []
         for column, stats in self.numeric.items():
-            values = numeric_column(frame, column, source).fillna(stats["median"])
+            values = numeric_column(frame, column, source, training=False).fillna(stats["median"])
             blocks.append(((values - stats["mean"]) / stats["std"]).to_numpy()[:, None])
         for column, stats in self.categorical.items():
             values = frame[column].astype("string").fillna(stats["most_frequent"]).to_numpy()
@@ -128,19 +128,26 @@ class Preprocessor:
         return cls(**data)
 
 
-def numeric_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """A column as float64, or a UserError that shows the text found in it."""
+def numeric_column(frame: pd.DataFrame, column: str, source: str,
+                   training: bool = True) -> pd.Series:
+    """A column as float64, or a UserError that shows the text found in it.
+
+    ``training`` picks the advice: config changes help before training; afterwards only the
+    input file can change.
+    """
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = raw.notna() & values.isna()
     if bad.any():
         rows = list(raw.index[bad][:3])
         sample = ", ".join(repr(raw[row]) for row in rows)
+        fix = (f"Fix those cells, list them as missing with data.na_values (e.g. ['?']), or "
+               f"add '{column}' to data.categorical if it is a category." if training else
+               "Fix those cells, or leave them empty: missing values are filled in as they "
+               "were in training.")
         raise UserError(
             f"{source}: column '{column}' should be numeric but holds text, e.g. {sample} "
-            f"(rows {', '.join(map(str, rows))}; {int(bad.sum())} in all). Fix those cells, "
-            f"list them as missing with data.na_values (e.g. ['?']), or add '{column}' to "
-            "data.categorical if it is a category."
+            f"(rows {', '.join(map(str, rows))}; {int(bad.sum())} in all). {fix}"
         )
     return values
 
