@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 from torch import nn
 
@@ -34,11 +36,14 @@ def build_model(model_cfg: ModelConfig, n_inputs: int, n_outputs: int) -> nn.Mod
 
 def _import_module_class(path: str) -> type[nn.Module]:
     module_name, _, class_name = path.partition(":")
+    # Like `python -m`, find the user's modules in the folder they run trainwise from.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         found = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as err:
         raise UserError(f"model.name '{path}' could not be imported ({err}); give it as "
-                        "'package.module:ClassName' with the package on PYTHONPATH.") from None
+                        "'package.module:ClassName', importable from the current folder or PYTHONPATH.") from None
     if not (isinstance(found, type) and issubclass(found, nn.Module)):
         raise UserError(f"model.name '{path}' is not a torch.nn.Module subclass.")
     return found
