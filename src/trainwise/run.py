@@ -138,6 +138,17 @@ def evaluate_outputs(prep: Preprocessor, outputs: np.ndarray, targets: np.ndarra
     return classification_metrics(targets, outputs.argmax(axis=1), prep.classes)
 
 
+def prediction_rows(prep: Preprocessor, split: str, outputs: np.ndarray,
+                    targets: np.ndarray) -> pd.DataFrame:
+    """``split, actual, predicted`` per row in the target's own units (or class names)."""
+    if prep.task == "regression":
+        actual, predicted = prep.inverse_target(targets), prep.inverse_target(outputs[:, 0])
+    else:
+        actual = [prep.classes[i] for i in targets]
+        predicted = [prep.classes[i] for i in outputs.argmax(axis=1)]
+    return pd.DataFrame({"split": split, "actual": actual, "predicted": predicted})
+
+
 def load_run(reference: str | Path, runs_dir: str | Path = "runs") -> Run:
     """Open a run by path or id (see ``resolve_run``)."""
     return Run(resolve_run(reference, runs_dir))

@@ -22,12 +22,22 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
+import pandas as pd
 import torch
 import yaml
 from safetensors.torch import load_file, save
 
 from trainwise.atomic import write_atomic
-from trainwise.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar, RunRecorder
+from trainwise.baselines import compute_baselines
+from trainwise.callbacks import (
+    Callback,
+    DeadUnitMonitor,
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    RunRecorder,
+    TerminateOnNaN,
+)
 from trainwise.callbacks.monitor import Monitor
 from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config
@@ -37,7 +47,7 @@ from trainwise.errors import UserError
 from trainwise.models.build import build_model
 from trainwise.models.summary import summarize_model
 from trainwise.reports.curves import plot_history
-from trainwise.run import MODEL_FILE, Run, evaluate_outputs
+from trainwise.run import MODEL_FILE, Run, evaluate_outputs, prediction_rows
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.tracking.store import RunStore
 from trainwise.training.batches import InMemoryBatches
@@ -154,6 +164,8 @@ class _Session:
         self.store.upsert_run(self.run_dir.run_id, name=self.cfg.name, task=self.cfg.task.type,
                               path=str(self.run_dir.path.resolve()), status="running")
         self._write_status("running")
+        if not self.run_dir.exists("baselines.json"):
+            self.run_dir.write_json("baselines.json", self._baselines())
         try:
             with stop_on_interrupt(self.trainer.state):
                 state = self.trainer.fit()
@@ -195,7 +207,10 @@ class _Session:
 
     def _callbacks(self) -> list:
         stopping = self.cfg.train.early_stopping
-        callbacks = [ProgressBar()] if self.progress else []
+        # First the ones that add keys to the epoch's record, so every later one sees them.
+        callbacks = [DeadUnitMonitor(), TerminateOnNaN()]
+        if self.progress:
+            callbacks.append(ProgressBar())
         if stopping.enabled:
             callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience,
                                            stopping.min_delta, stopping.restore_best,
@@ -230,6 +245,12 @@ class _Session:
                             f"classes ({', '.join(map(str, classes))}); give one per class.")
         return torch.tensor(weights, dtype=torch.float32, device=self.device)
 
+    def _baselines(self) -> dict:
+        weights = self._class_weights(torch.from_numpy(self.data.arrays["train"][1]))
+        loss_fn = build_loss(self.cfg.task, weights.cpu() if weights is not None else None)
+        return compute_baselines(self.data.arrays, self.cfg.task.type,
+                                 self.data.preprocessor.n_outputs, loss_fn)
+
     def _tensor(self, array) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device)
 
@@ -239,14 +260,18 @@ class _Session:
         self.model.cpu()
         write_atomic(self.run_dir.file(MODEL_FILE),
                      lambda handle: handle.write(_safetensors_bytes(self.model)))
-        metrics = {}
+        metrics, predictions = {}, []
+        prep = self.data.preprocessor
         for split in ("val", "test"):
             if split in self.data.arrays and len(self.data.arrays[split][0]):
                 features, targets = self.data.arrays[split]
                 with torch.inference_mode():
                     outputs = self.model.eval()(torch.from_numpy(features)).numpy()
-                metrics[split] = evaluate_outputs(self.data.preprocessor, outputs, targets)
+                metrics[split] = evaluate_outputs(prep, outputs, targets)
+                predictions.append(prediction_rows(prep, split, outputs, targets))
         self.run_dir.write_json("metrics.json", metrics)
+        if predictions:
+            self.run_dir.write_text("predictions.csv", pd.concat(predictions).to_csv(index=False))
         best = self._best()
         unit = self.cfg.data.target
         plot_history(self.trainer.state.history, self.run_dir.plots, best.get("best_epoch"),

@@ -1,18 +1,22 @@
 """Callbacks: hooks around the fit loop (see ``Callback`` for the contract)."""
 
 from trainwise.callbacks.base import Callback, CallbackList
+from trainwise.callbacks.dead_units import DeadUnitMonitor
 from trainwise.callbacks.early_stopping import EarlyStopping
 from trainwise.callbacks.model_checkpoint import ModelCheckpoint
 from trainwise.callbacks.monitor import Monitor
+from trainwise.callbacks.nan_guard import TerminateOnNaN
 from trainwise.callbacks.progress import ProgressBar
 from trainwise.callbacks.run_recorder import RunRecorder
 
 __all__ = [
     "Callback",
     "CallbackList",
+    "DeadUnitMonitor",
     "EarlyStopping",
     "ModelCheckpoint",
     "Monitor",
     "ProgressBar",
     "RunRecorder",
+    "TerminateOnNaN",
 ]

@@ -28,12 +28,14 @@ class TrainState:
     metric_sum: torch.Tensor | None = None  # sum of per-row metric (abs error or correct)
     rows_seen: int = 0  # rows in the accumulators
     batch_losses: list[torch.Tensor] = field(default_factory=list)  # this epoch's batch losses
+    grad_norm: torch.Tensor | None = None  # gradient norm on this epoch's first batch
     epoch_seconds: float = 0.0  # time spent in this epoch before an interrupt
 
     def reset_epoch_accumulators(self) -> None:
         self.loss_sum = self.metric_sum = None
         self.rows_seen = 0
         self.batch_losses = []
+        self.grad_norm = None
         self.epoch_seconds = 0.0
 
     def state_dict(self) -> dict:
@@ -50,6 +52,7 @@ class TrainState:
             "metric_sum": self.metric_sum,
             "rows_seen": self.rows_seen,
             "batch_losses": self.batch_losses,
+            "grad_norm": self.grad_norm,
             "epoch_seconds": self.epoch_seconds,
         }
 

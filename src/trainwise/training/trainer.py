@@ -109,8 +109,7 @@ class Trainer:
         objective = loss + self.penalty() if self.penalty else loss
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
-        if self.grad_clip:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip, foreach=True)
+        self._clip_and_measure_gradients()
         self.optimizer.step()
         return loss.detach(), self.metric.batch_sum(prediction.detach(), targets)
 
@@ -118,13 +117,15 @@ class Trainer:
         """Validate, read the epoch's numbers once, append the history record, step the schedule."""
         state = self.state
         validation = self.validate()
-        totals = torch.stack([state.loss_sum, state.metric_sum.float()]) / state.rows_seen
-        train_loss, train_metric = totals.tolist()
+        # The epoch's one read from the device.
+        sums = torch.stack([state.loss_sum, state.metric_sum.float()]) / state.rows_seen
+        train_loss, train_metric, grad_norm = torch.cat([sums, state.grad_norm.reshape(1)]).tolist()
         state.epoch += 1
         state.batch_in_epoch = 0
         record = {"epoch": state.epoch, "loss": train_loss, self.metric.name: train_metric}
         record.update(validation)
         record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["grad_norm"] = grad_norm
         record["epoch_time_s"] = state.epoch_seconds + time.perf_counter() - started
         state.history.append(record)
         if self.log_batches:
@@ -157,6 +158,21 @@ class Trainer:
                   for start in range(0, len(features), self.eval_batch_size)]
         self.model.train(was_training)
         return torch.cat(chunks)
+
+    def _clip_and_measure_gradients(self) -> None:
+        """Clip when asked; record the gradient norm (before clipping) of each epoch's first batch.
+
+        One batch per epoch is enough to see gradients explode or vanish, and costs nothing on
+        the other batches.
+        """
+        first_batch = self.state.batch_in_epoch == 0
+        if self.grad_clip:
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip, foreach=True)
+        elif first_batch:
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            norm = nn.utils.get_total_norm(grads, foreach=True)
+        if first_batch:
+            self.state.grad_norm = norm.detach()
 
     def _accumulate(self, loss: torch.Tensor, metric_sum: torch.Tensor, rows: int) -> None:
         state = self.state

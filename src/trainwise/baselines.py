@@ -1,0 +1,58 @@
+"""Reference points for reading a loss curve: a constant predictor and a linear model.
+
+A network whose training loss is not clearly below a linear model's is not using its
+capacity (under-fitting); one that is not below the constant predictor has learned nothing.
+Both are measured with the run's own loss function, so the numbers compare directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression, Ridge
+
+# Fit the linear reference on at most this many rows: it is a yardstick, not a model.
+LINEAR_BASELINE_MAX_ROWS = 20_000
+
+
+def compute_baselines(arrays: dict, task: str, n_outputs: int, loss_fn) -> dict:
+    """``{"constant": {split: loss}, "linear": {split: loss}}`` for the train and val splits.
+
+    Args:
+        arrays: split -> (features, targets) as the preprocessing produced them.
+        task: "regression" or "classification".
+        n_outputs: 1, or the number of classes.
+        loss_fn: the run's loss (on CPU tensors).
+    """
+    features, targets = arrays["train"]
+    rows = np.random.default_rng(0).permutation(len(targets))[:LINEAR_BASELINE_MAX_ROWS]
+    if task == "regression":
+        constant = lambda x: np.full((len(x), 1), targets.mean())  # noqa: E731
+        linear_model = Ridge(alpha=1.0).fit(features[rows], targets[rows])
+        linear = lambda x: linear_model.predict(x)[:, None]  # noqa: E731
+    else:
+        prior = np.bincount(targets, minlength=n_outputs) / len(targets)
+        # Logits whose softmax is the training class frequencies: the best constant guess.
+        constant = lambda x: np.tile(np.log(prior + 1e-12), (len(x), 1))  # noqa: E731
+        linear_model = LogisticRegression(max_iter=1000).fit(features[rows], targets[rows])
+        linear = lambda x: _class_logits(linear_model, x, n_outputs)  # noqa: E731
+    result = {"constant": {}, "linear": {}}
+    for split in ("train", "val"):
+        if split in arrays and len(arrays[split][1]):
+            x, y = arrays[split]
+            for name, predict in (("constant", constant), ("linear", linear)):
+                result[name][split] = _loss(loss_fn, predict(x), y)
+    return result
+
+
+def _class_logits(model: LogisticRegression, features: np.ndarray, n_outputs: int) -> np.ndarray:
+    """Log-probabilities over all classes (classes absent from the fit rows get ~0)."""
+    logits = np.full((len(features), n_outputs), np.log(1e-12))
+    logits[:, model.classes_] = np.log(model.predict_proba(features) + 1e-12)
+    return logits
+
+
+def _loss(loss_fn, outputs: np.ndarray, targets: np.ndarray) -> float:
+    with torch.no_grad():
+        return float(loss_fn(torch.as_tensor(outputs, dtype=torch.float32),
+                             torch.as_tensor(targets)))
