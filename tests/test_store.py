@@ -71,3 +71,14 @@ def test_a_checkpoint_holding_code_is_refused(tmp_path):
     torch.save({"obj": Arbitrary()}, tmp_path / "evil.pt")
     with pytest.raises(UserError, match="corrupt or truncated"):
         load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from trainwise.atomic import _UMASK, write_text_atomic
+
+    write_text_atomic(tmp_path / "report.html", "<p>shared</p>")
+    mode = stat.S_IMODE(os.stat(tmp_path / "report.html").st_mode)
+    assert mode == 0o666 & ~_UMASK  # e.g. 0644, not mkstemp's private 0600

@@ -13,12 +13,24 @@ from pathlib import Path
 from typing import IO
 
 
+def _read_umask() -> int:
+    current = os.umask(0)  # the only way to read it is to set it; put it straight back
+    os.umask(current)
+    return current
+
+
+# Read once at import: os.umask is process-wide, so toggling it per write could race.
+_UMASK = _read_umask()
+
+
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(handle)`` on a temporary file, then rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temporary, 0o666 & ~_UMASK)
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
             handle.flush()

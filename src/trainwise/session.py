@@ -43,10 +43,11 @@ from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config
 from trainwise.data.prepare import PreparedData, prepare_data
 from trainwise.data.preprocess import Preprocessor
+from trainwise.diagnostics import diagnose_run
 from trainwise.errors import UserError
 from trainwise.models.build import build_model
 from trainwise.models.summary import summarize_model
-from trainwise.reports.curves import plot_history
+from trainwise.reports.plots import write_plots
 from trainwise.run import MODEL_FILE, Run, evaluate_outputs, prediction_rows
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.tracking.store import RunStore
@@ -179,6 +180,7 @@ class _Session:
             self.store.upsert_run(self.run_dir.run_id, status="interrupted")
             return Run(self.run_dir)
         self._finish()
+        self._write_findings()
         return Run(self.run_dir)
 
     # ------------------------------------------------------------- assembly
@@ -272,12 +274,16 @@ class _Session:
         self.run_dir.write_json("metrics.json", metrics)
         if predictions:
             self.run_dir.write_text("predictions.csv", pd.concat(predictions).to_csv(index=False))
-        best = self._best()
-        unit = self.cfg.data.target
-        plot_history(self.trainer.state.history, self.run_dir.plots, best.get("best_epoch"),
-                     {"loss": f"loss ({self.cfg.task.loss})", "mae": f"MAE ({unit})"})
         self._write_status("finished")
         self.store.upsert_run(self.run_dir.run_id, status="finished")
+        # Last: the plots are drawn from the record's files (history, metrics, predictions,
+        # status), so they must all be written first.
+        write_plots(self.run_dir.path)
+
+    def _write_findings(self) -> None:
+        """Read the curves once training is over; `trainwise diagnose` can redo it any time."""
+        findings = diagnose_run(self.run_dir.path)
+        self.run_dir.write_json("findings.json", [finding.to_dict() for finding in findings])
 
     def _best(self) -> dict:
         stopping = self.cfg.train.early_stopping

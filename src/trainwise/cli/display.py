@@ -24,7 +24,25 @@ def print_results(run: Run, console: Console | None = None) -> None:
         return
     for split, metrics in run.metrics.items():
         print_metrics(metrics, f"{split} split", console, status)
+    if run.run_dir.exists("findings.json"):
+        print_findings(run.run_dir.read_json("findings.json"), console)
     console.print(f"Run record: {run.path}", highlight=False)
+
+
+SEVERITY_STYLE = {"problem": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_findings(findings: list[dict], console: Console | None = None) -> None:
+    """Each finding: severity and title, the plain-words message, then the advice."""
+    console = console or make_console()
+    console.print("[bold]Diagnosis[/bold]")
+    for finding in findings:
+        style = SEVERITY_STYLE.get(finding["severity"], "")
+        console.print(f"[{style}]{finding['severity'].upper()}[/{style}] {finding['title']}",
+                      highlight=False)
+        console.print(f"  {finding['message']}", highlight=False)
+        for advice in finding["advice"]:
+            console.print(f"  -> {advice}", highlight=False)
 
 
 def print_metrics(metrics: dict, title: str, console: Console | None = None,

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import click
 
+from trainwise.cli.compare import compare
 from trainwise.cli.datasets import datasets
+from trainwise.cli.diagnose import diagnose
 from trainwise.cli.evaluate import evaluate
 from trainwise.cli.predict import predict
+from trainwise.cli.report import report
 from trainwise.cli.resume import resume
 from trainwise.cli.runs import runs
 from trainwise.cli.show import show
@@ -48,7 +51,8 @@ def cli() -> None:
     """
 
 
-for command in (train, resume, predict, evaluate, runs, show, datasets):
+for command in (train, resume, predict, evaluate, runs, show, diagnose, report, compare,
+                datasets):
     cli.add_command(command)
 
 

@@ -1,0 +1,122 @@
+"""Under-fitting and over-fitting: where the model sits between too simple and memorising."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainwise.diagnostics.context import DiagnosisContext
+from trainwise.diagnostics.finding import Finding
+from trainwise.diagnostics.signals import epoch_of, has, relative_drop, series, smooth, tail_length
+from trainwise.diagnostics.thresholds import Thresholds
+
+
+def underfitting(history: list[dict], context: DiagnosisContext,
+                 limits: Thresholds) -> list[Finding]:
+    loss = smooth(series(history, "loss"), limits.smoothing_epochs)
+    n = len(loss)
+    linear, constant = context.baseline("linear"), context.baseline("constant")
+    if n < limits.min_epochs or not np.isfinite(loss).all() or (linear is None and constant is None):
+        return []
+    tail = tail_length(n, limits)
+    flat = relative_drop(loss[-tail - 1] if tail < n else loss[0], loss[-1]) < limits.flat_change
+    final = float(loss[-1])
+    vs_linear = final / linear if linear else None
+    vs_constant = final / constant if constant else None
+    high = (vs_linear is not None and vs_linear >= limits.underfit_vs_linear) or (
+        vs_constant is not None and vs_constant >= limits.underfit_vs_constant)
+    val = series(history, "val_loss")
+    close = not has(history, "val_loss") or abs(val[-1] - loss[-1]) <= limits.close_gap * max(
+        abs(loss[-1]), 1e-12)
+    if not (flat and high and close):
+        return []
+    comparisons = []
+    if vs_linear is not None:
+        comparisons.append(f"{vs_linear:.2f}x the loss of a plain linear model ({linear:.3g})")
+    if vs_constant is not None:
+        comparisons.append(f"{vs_constant:.2f}x that of always predicting the "
+                           f"{'mean' if context.task == 'regression' else 'class frequencies'} "
+                           f"({constant:.3g})")
+    return [Finding(
+        "underfitting", "warning", "Under-fitting: the model is too simple for the data",
+        f"The training loss settled at {final:.3g}, " + " and ".join(comparisons) + ". Both "
+        "curves are flat and close together: the network cannot represent more than a simple "
+        "model does, so more epochs will not help.",
+        [1, n], {"final_train_loss": final, "vs_linear": vs_linear, "vs_constant": vs_constant},
+        [_wider(context), "model.dropout: 0 and model.l1/l2: 0 if set",
+         "train.lr: higher, if the curve is still sloping"],
+    )]
+
+
+def overfitting(history: list[dict], context: DiagnosisContext,
+                limits: Thresholds) -> list[Finding]:
+    if not has(history, "val_loss"):
+        return []
+    val = smooth(series(history, "val_loss"), limits.smoothing_epochs)
+    loss = smooth(series(history, "loss"), limits.smoothing_epochs)
+    n = len(val)
+    if n < limits.min_epochs or not (np.isfinite(val).all() and np.isfinite(loss).all()):
+        return []
+    best = int(np.argmin(val))
+    val_rise = -relative_drop(val[best], val[-1])
+    train_drop = relative_drop(loss[best], loss[-1])
+    if val_rise < limits.overfit_val_rise or train_drop < limits.overfit_train_drop:
+        return []
+    raw_val = series(history, "val_loss")
+    gap_then, gap_now = float(val[best] - loss[best]), float(val[-1] - loss[-1])
+    would_stop = _would_stop(raw_val, limits.would_stop_patience)
+    stopping = (f"early stopping restored epoch {epoch_of(int(np.nanargmin(raw_val)))}'s weights"
+                if context.early_stopping else
+                f"early stopping (patience {limits.would_stop_patience}) would have stopped at "
+                f"epoch {would_stop}")
+    return [Finding(
+        "overfitting", "warning" if not context.early_stopping else "info",
+        f"Over-fitting from epoch {epoch_of(best)}",
+        f"The validation loss reached its minimum ({val[best]:.3g}) at epoch {epoch_of(best)} "
+        f"and then rose by {val_rise:.0%} while the training loss kept falling by another "
+        f"{train_drop:.0%}. The gap between them grew from {gap_then:.3g} to {gap_now:.3g}: the "
+        f"model is memorising the training rows. {stopping[0].upper() + stopping[1:]}.",
+        [epoch_of(best), n],
+        {"best_val_epoch": epoch_of(best), "val_rise": float(val_rise),
+         "train_drop_after": float(train_drop), "gap_at_best": gap_then, "gap_at_end": gap_now,
+         "would_stop_at": would_stop},
+        [_more_dropout(context), _more_l2(context), _narrower(context),
+         "train.early_stopping.enabled: true" if not context.early_stopping else
+         "more training rows, if you can get them"],
+    )]
+
+
+def _would_stop(val: np.ndarray, patience: int) -> int:
+    best, wait = np.inf, 0
+    for index, value in enumerate(val):
+        if value < best:
+            best, wait = value, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch_of(index)
+    return epoch_of(len(val) - 1)
+
+
+def _more_dropout(context: DiagnosisContext) -> str:
+    if context.dropout:
+        return f"model.dropout: {min(0.5, context.dropout + 0.2):.2g} (now {context.dropout:g})"
+    return "model.dropout: 0.1-0.3"
+
+
+def _more_l2(context: DiagnosisContext) -> str:
+    if context.l2:
+        return f"model.l2: {context.l2 * 10:.2g} (now {context.l2:g})"
+    return "model.l2: 1e-4"
+
+
+def _wider(context: DiagnosisContext) -> str:
+    if context.hidden:
+        wider = [max(16, 4 * size) for size in context.hidden]
+        return f"model.hidden: {wider} (now {context.hidden})"
+    return "a larger model (more or wider layers)"
+
+
+def _narrower(context: DiagnosisContext) -> str:
+    if context.hidden:
+        return f"model.hidden: {[max(1, size // 2) for size in context.hidden]} (now {context.hidden})"
+    return "a smaller model"

@@ -1,0 +1,135 @@
+"""Every PNG plot of a run, drawn from the files in its run directory into ``plots/``.
+
+The plots are made from the run record alone (no model, no data), so they can be redrawn
+for any finished or interrupted run, and the HTML report can redraw the ones missing.
+
+Example:
+    >>> write_plots("runs/20261121-101500-auto_mpg")                  # doctest: +SKIP
+    [PosixPath('runs/20261121-101500-auto_mpg/plots/loss.png'), ...]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import yaml
+
+from trainwise.reports.confusion import plot_confusion_matrix
+from trainwise.reports.curves import curve_keys, plot_curve
+from trainwise.reports.optimizer_curves import epoch_end_steps, plot_grad_norm, plot_learning_rate
+from trainwise.reports.regression import plot_predicted_vs_actual, plot_residuals
+from trainwise.tracking.run_dir import RunDirectory
+
+# The split the regression scatter plots show: test when there is one, else validation.
+PREDICTION_SPLITS = ("test", "val")
+SPLIT_NAMES = {"val": "validation", "test": "test"}
+
+
+def write_plots(run_path: str | Path) -> list[Path]:
+    """Draw every plot the run's files allow into its ``plots/`` folder.
+
+    Args:
+        run_path: the run directory.
+
+    Returns:
+        The PNG paths written, in reading order: curves, learning rate, gradient norm, then
+        confusion matrices or regression plots.
+    """
+    run_dir = RunDirectory(run_path)
+    run_dir.plots.mkdir(parents=True, exist_ok=True)
+    return [draw(run_dir.plots / name) for name, draw in _plot_jobs(run_dir).items()]
+
+
+def planned_plots(run_path: str | Path) -> list[Path]:
+    """The PNG paths ``write_plots`` would write for this run, drawn or not."""
+    run_dir = RunDirectory(run_path)
+    return [run_dir.plots / name for name in _plot_jobs(run_dir)]
+
+
+def _plot_jobs(run_dir: RunDirectory) -> dict[str, Callable[[Path], Path]]:
+    """File name -> a function that draws it to a given path, for what the run has."""
+    config = _read_yaml(run_dir, "config.yaml")
+    history = _read_json(run_dir, "history.json", [])
+    status = _read_json(run_dir, "status.json", {})
+    metrics = _read_json(run_dir, "metrics.json", {})
+    best_epoch = status.get("best_epoch")
+    jobs: dict[str, Callable[[Path], Path]] = {}
+    if history:
+        labels = _axis_labels(config)
+        for key in curve_keys(history):
+            jobs[f"{key}.png"] = partial(plot_curve, history, key, best_epoch=best_epoch,
+                                         label=labels.get(key, key))
+        if any(record.get("lr") is not None for record in history):
+            end_steps, unit = epoch_end_steps(history, _read_csv(run_dir, "batch_history.csv"),
+                                              status.get("global_step"))
+            jobs["lr.png"] = partial(plot_learning_rate, history, end_steps, unit,
+                                     best_epoch=best_epoch)
+        if any(record.get("grad_norm") is not None for record in history):
+            jobs["grad_norm.png"] = partial(plot_grad_norm, history, best_epoch=best_epoch)
+    for split, split_metrics in metrics.items():
+        if "confusion_matrix" in split_metrics:
+            jobs[f"confusion_{split}.png"] = partial(
+                plot_confusion_matrix, split_metrics["confusion_matrix"],
+                split_metrics["classes"],
+                title=f"confusion matrix, {SPLIT_NAMES.get(split, split)} split")
+    jobs.update(_regression_jobs(run_dir, config))
+    return jobs
+
+
+def _regression_jobs(run_dir: RunDirectory, config: dict) -> dict[str, Callable[[Path], Path]]:
+    """The predicted-vs-actual and residual plots of a regression run's held-out rows."""
+    if config.get("task", {}).get("type") != "regression":
+        return {}
+    rows = _read_csv(run_dir, "predictions.csv") or []
+    for split in PREDICTION_SPLITS:
+        chosen = [row for row in rows if row["split"] == split]
+        if chosen:
+            break
+    else:
+        return {}
+    actual = [float(row["actual"]) for row in chosen]
+    predicted = [float(row["predicted"]) for row in chosen]
+    target = config.get("data", {}).get("target", "target")
+    name = SPLIT_NAMES[split]
+    return {
+        "predicted_vs_actual.png": partial(plot_predicted_vs_actual, actual, predicted,
+                                           target=target, split=name),
+        "residuals.png": partial(plot_residuals, actual, predicted, target=target, split=name),
+    }
+
+
+def _axis_labels(config: dict) -> dict[str, str]:
+    """Y axis labels with units for the history's keys."""
+    target = config.get("data", {}).get("target", "target")
+    task = config.get("task", {})
+    loss = task.get("loss", "")
+    # A regression target is standardised by default, and the loss is computed on that scale.
+    scaled = task.get("type") == "regression" and config.get("data", {}).get("scale_target", True)
+    return {
+        "loss": f"{loss} loss" + (f" (standardised {target})" if scaled else ""),
+        "mae": f"MAE ({target})",
+        "accuracy": "accuracy (share correct)",
+        "dead_units": "dead ReLU units (share)",
+    }
+
+
+def _read_json(run_dir: RunDirectory, name: str, default):
+    path = run_dir.file(name)
+    return json.loads(path.read_text()) if path.is_file() else default
+
+
+def _read_yaml(run_dir: RunDirectory, name: str) -> dict:
+    path = run_dir.file(name)
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+def _read_csv(run_dir: RunDirectory, name: str) -> list[dict] | None:
+    path = run_dir.file(name)
+    if not path.is_file():
+        return None
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
