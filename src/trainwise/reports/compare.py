@@ -17,16 +17,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import yaml
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from trainwise.atomic import write_atomic  # noqa: E402
-from trainwise.reports.curves import LOG_SCALE_SPAN  # noqa: E402
-from trainwise.tracking.run_dir import RunDirectory  # noqa: E402
+from trainwise.reports.figure import DPI, log_scale_if_wide, plt, save_figure
+from trainwise.tracking.run_dir import RunDirectory
 
 # A display name, not a setting: a sweep names its configs after what differs, so it would
 # only repeat that.
@@ -175,7 +170,7 @@ def plot_comparison(histories: dict[str, list[dict]], path: str | Path) -> Path:
 
     Each run keeps one colour; training is solid, validation dashed. The metric is ``mae``
     for regression and ``accuracy`` for classification. An axis turns logarithmic when its
-    values span more than ``LOG_SCALE_SPAN`` (a diverging run would flatten the others).
+    values span more than ``figure.LOG_SCALE_SPAN`` (a diverging run would flatten the others).
     The file is written atomically.
 
     Args:
@@ -190,7 +185,7 @@ def plot_comparison(histories: dict[str, list[dict]], path: str | Path) -> Path:
         ...                 "compare.png")                                 # doctest: +SKIP
     """
     path = Path(path)
-    figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(12.0, 4.8), dpi=110,
+    figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(12.0, 4.8), dpi=DPI,
                                                     layout="constrained")
     colours = _colours(len(histories))
     metrics = []
@@ -206,9 +201,7 @@ def plot_comparison(histories: dict[str, list[dict]], path: str | Path) -> Path:
     handles = _legend_handles(loss_axis)
     figure.legend(handles=handles, loc="outside lower center",
                   ncols=min(len(handles), LEGEND_COLUMNS), frameon=False)
-    write_atomic(path, lambda handle: figure.savefig(handle, format="png"))
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def _flatten(config: dict, prefix: str = "") -> dict[str, Any]:
@@ -257,10 +250,7 @@ def _finite(value) -> float:
 
 
 def _style_axis(axis, label: str) -> None:
-    values = [value for line in axis.get_lines() for value in line.get_ydata()
-              if not math.isnan(value)]
-    if values and min(values) > 0 and max(values) / min(values) > LOG_SCALE_SPAN:
-        axis.set_yscale("log")
+    log_scale_if_wide(axis, [value for line in axis.get_lines() for value in line.get_ydata()])
     axis.set_xlabel("epoch")
     axis.set_ylabel(label)
     axis.set_title(f"{label} per epoch")
