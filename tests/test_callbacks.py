@@ -12,6 +12,7 @@ from trainwise.callbacks import Callback, CallbackList, EarlyStopping, Monitor
 from trainwise.callbacks.base import HOOKS
 from trainwise.errors import UserError
 from trainwise.training import InMemoryBatches, Trainer
+from trainwise.training.losses import MSELoss
 from trainwise.training.running_metric import RunningMetric
 
 
@@ -45,8 +46,7 @@ def _trainer(callbacks, epochs=30):
     model = torch.nn.Linear(3, 1)
     # Validation on noise: val_loss stops improving quickly, so early stopping has work to do.
     validation = (torch.randn(32, 3), torch.randn(32))
-    loss = lambda p, y: ((p.squeeze(-1) - y) ** 2).mean()  # noqa: E731
-    return Trainer(model, torch.optim.SGD(model.parameters(), lr=0.05), loss,
+    return Trainer(model, torch.optim.SGD(model.parameters(), lr=0.05), MSELoss(),
                    InMemoryBatches(features, targets, 16, seed=0), epochs=epochs,
                    metric=RunningMetric("mae"), validation=validation, callbacks=callbacks)
 

@@ -13,7 +13,8 @@ import torch
 import trainwise
 from trainwise.config.schema import ACTIVATIONS, INITS, OPTIMIZERS, ModelConfig
 from trainwise.models import MLP, build_model
-from trainwise.training.objective import WeightPenalty, balanced_class_weights
+from trainwise.training.losses import balanced_class_weights
+from trainwise.training.penalty import WeightPenalty
 from trainwise.training.optim import build_optimizer
 from trainwise.config import load_config
 from tests.helpers import small_config

@@ -54,7 +54,8 @@ from trainwise.tracking.store import RunStore
 from trainwise.training.batches import InMemoryBatches
 from trainwise.training.checkpoint import load_checkpoint, load_weights_into
 from trainwise.training.interrupt import stop_on_interrupt
-from trainwise.training.objective import WeightPenalty, balanced_class_weights, build_loss
+from trainwise.training.losses import balanced_class_weights, build_loss
+from trainwise.training.penalty import WeightPenalty
 from trainwise.training.optim import build_optimizer, build_scheduler
 from trainwise.training.running_metric import RunningMetric
 from trainwise.training.trainer import Trainer

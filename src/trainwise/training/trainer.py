@@ -14,7 +14,7 @@ from torch import nn
 from trainwise.callbacks.base import Callback, CallbackList
 from trainwise.training.batches import InMemoryBatches
 from trainwise.training.checkpoint import load_weights_into
-from trainwise.training.objective import WeightPenalty
+from trainwise.training.penalty import WeightPenalty
 from trainwise.training.rng import capture_rng_state, restore_rng_state
 from trainwise.training.running_metric import RunningMetric
 from trainwise.training.state import TrainState
@@ -26,7 +26,7 @@ class Trainer:
     Args:
         model: the network; its outputs go straight into ``loss_fn``.
         optimizer: a built optimizer over the model's parameters.
-        loss_fn: returns the batch-mean loss for ``(prediction, target)``.
+        loss_fn: a ``RowLoss``: ``loss_fn(prediction, target, weight=None)`` -> batch mean.
         batches: the training rows, already on the model's device.
         epochs: train until this many epochs are complete.
         metric: the headline metric tracked per epoch (mae or accuracy).
@@ -39,10 +39,11 @@ class Trainer:
         log_batches: keep every batch's loss in ``state.batch_history``.
 
     Example:
+        >>> from trainwise.training.losses import MSELoss
         >>> model = nn.Linear(3, 1)
         >>> batches = InMemoryBatches(torch.randn(20, 3), torch.randn(20), batch_size=5, seed=0)
         >>> trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1),
-        ...                   lambda p, y: ((p.squeeze(-1) - y) ** 2).mean(), batches,
+        ...                   MSELoss(), batches,
         ...                   epochs=2, metric=RunningMetric("mae"))
         >>> [record["epoch"] for record in trainer.fit().history]
         [1, 2]
@@ -92,8 +93,8 @@ class Trainer:
             self.callbacks.call("on_epoch_begin", self)
         started = time.perf_counter()
         self.model.train()
-        for features, targets in self.batches.epoch(state.epoch, skip=state.batch_in_epoch):
-            loss, metric_sum = self.training_step(features, targets)
+        for features, targets, weights in self.batches.epoch(state.epoch, skip=state.batch_in_epoch):
+            loss, metric_sum = self.training_step(features, targets, weights)
             self._accumulate(loss, metric_sum, len(targets))
             self.callbacks.call("on_batch_end", self, loss)
             if state.interrupted:
@@ -102,10 +103,11 @@ class Trainer:
         record = self.end_epoch(started)
         self.callbacks.call("on_epoch_end", self, record)
 
-    def training_step(self, features: torch.Tensor, targets: torch.Tensor):
+    def training_step(self, features: torch.Tensor, targets: torch.Tensor,
+                      weights: torch.Tensor | None = None):
         """Forward, backward, step. Returns the batch loss and metric sum as device tensors."""
         prediction = self.model(features)
-        loss = self.loss_fn(prediction, targets)
+        loss = self.loss_fn(prediction, targets, weights)
         objective = loss + self.penalty() if self.penalty else loss
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
