@@ -135,7 +135,9 @@ def evaluate_outputs(prep: Preprocessor, outputs: np.ndarray, targets: np.ndarra
     if prep.task == "regression":
         return regression_metrics(prep.inverse_target(targets),
                                   prep.inverse_target(outputs[:, 0]))
-    return classification_metrics(targets, outputs.argmax(axis=1), prep.classes)
+    # The model gives logits; precision-recall AUC needs probabilities.
+    probabilities = torch.softmax(torch.from_numpy(outputs).double(), dim=-1).numpy()
+    return classification_metrics(targets, outputs.argmax(axis=1), prep.classes, probabilities)
 
 
 def prediction_rows(prep: Preprocessor, split: str, outputs: np.ndarray,

@@ -17,6 +17,7 @@ import io
 import os
 import platform
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -35,10 +36,12 @@ from trainwise.callbacks import (
     EarlyStopping,
     ModelCheckpoint,
     ProgressBar,
+    PseudoLabel,
     RunRecorder,
     TerminateOnNaN,
 )
-from trainwise.callbacks.monitor import Monitor
+from trainwise.callbacks.freeze import FreezeSchedule
+from trainwise.callbacks.monitor import Monitor, resolve_mode
 from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config
 from trainwise.data.prepare import PreparedData, prepare_data
@@ -53,14 +56,24 @@ from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.tracking.store import RunStore
 from trainwise.training.batches import InMemoryBatches
 from trainwise.training.checkpoint import load_checkpoint, load_weights_into
+from trainwise.reports.lr_finder_plot import plot_lr_finder
 from trainwise.training.interrupt import stop_on_interrupt
+from trainwise.training.lr_finder import LRFinderResult, lr_range_test
 from trainwise.training.losses import balanced_class_weights, build_loss
+from trainwise.training.losses.class_factors import focal_alpha_values, per_class_values
+from trainwise.training.samplers import build_sampler
 from trainwise.training.penalty import WeightPenalty
-from trainwise.training.optim import build_optimizer, build_scheduler
+from trainwise.training.optim import build_optimizer
 from trainwise.training.running_metric import RunningMetric
+from trainwise.training.schedules import build_schedule, optimizer_steps_per_epoch
+from trainwise.training.param_groups import lr_groups
 from trainwise.training.trainer import Trainer
+from trainwise.training.transfer import REPORT_FILE as INIT_REPORT_FILE
+from trainwise.training.transfer import describe_init_report, load_matching_weights
 
 STORE_FILE = "trainwise.db"
+# The learning rate when train.lr: auto finds no trustworthy suggestion (Adam's usual default).
+DEFAULT_LR = 1e-3
 # What Trainer.checkpoint_state writes, and so what a resume needs.
 RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "train_state", "callbacks", "rng")
 
@@ -89,23 +102,31 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
     cfg = load_config(config, merged)
     _seed(cfg)
     source_prep, init_weights = _init_from(cfg, runs_dir)
-    data = prepare_data(cfg, source_prep)
+    data = _prepare_data(cfg, source_prep)
+    _check_class_factors(cfg, data.preprocessor.classes)
     device = _device(cfg.train.device)
     model = build_model(cfg.model, data.arrays["train"][0].shape[1], data.preprocessor.n_outputs)
-    if init_weights is not None:
-        load_weights_into(model, init_weights, f"model.init_from '{cfg.model.init_from}'")
+    init_report = None if init_weights is None else _load_init_weights(model, init_weights, cfg)
+    _check_parameter_patterns(model, cfg)
     model.to(device)
     with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the RNG
         model_summary = summarize_model(model, data.arrays["train"][0].shape[1], str(device))
 
     run_dir = RunDirectory.create(runs_dir, cfg.name)
+    if cfg.train.lr == "auto":
+        _choose_lr(cfg, data, model, device, run_dir, runs_dir, progress)
     run_dir.write_text("config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     run_dir.write_json("manifest.json", _manifest(cfg, data, device))
     run_dir.write_json("preprocessing.json", data.preprocessor.to_dict())
-    run_dir.write_json("data_summary.json", data.summary)
     run_dir.write_json("model_summary.json", model_summary)
+    if init_report is not None:
+        run_dir.write_json(INIT_REPORT_FILE, init_report)
+        if progress:
+            print(describe_init_report(init_report), file=sys.stderr)
     session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
                        list(callbacks))
+    # Written once the session has resolved the class weights: they belong in the record.
+    run_dir.write_json("data_summary.json", {**data.summary, **session.loss_notes()})
     return session.train()
 
 
@@ -189,29 +210,35 @@ class _Session:
         cfg, data = self.cfg, self.data
         x_train, y_train = (self._tensor(a) for a in data.arrays["train"])
         validation = tuple(self._tensor(a) for a in data.arrays["val"]) if data.has_validation else None
-        loss_fn = build_loss(cfg.task, self._class_weights(y_train)).to(self.device)
+        loss_fn = build_loss(cfg.task, self._class_weights(y_train),
+                             self._focal_alpha()).to(self.device)
         optimizer = build_optimizer(self.model, cfg)
         stopping = cfg.train.early_stopping
         metric = "accuracy" if cfg.task.type == "classification" else "mae"
+        batches = InMemoryBatches(x_train, y_train, cfg.train.batch_size, cfg.train.seed,
+                                  sampler=build_sampler(cfg.data.balance, data.arrays["train"][1]))
+        steps = optimizer_steps_per_epoch(len(batches), cfg.train.accumulate)
         return Trainer(
-            self.model, optimizer, loss_fn,
-            InMemoryBatches(x_train, y_train, cfg.train.batch_size, cfg.train.seed),
+            self.model, optimizer, loss_fn, batches,
             epochs=cfg.train.epochs,
             metric=RunningMetric(metric, scale=data.preprocessor.target_std),
             validation=validation,
-            scheduler=build_scheduler(optimizer, cfg.train.scheduler, cfg.train.epochs),
-            scheduler_monitor=stopping.monitor,
+            scheduler=build_schedule(optimizer, cfg.train, steps, stopping.monitor,
+                                     resolve_mode(stopping.monitor, stopping.mode)),
             callbacks=self._callbacks(),
             grad_clip=cfg.train.grad_clip,
             penalty=WeightPenalty(self.model, cfg.model.l1,
                                   cfg.model.l2 if cfg.model.l2_as == "penalty" else 0.0),
             log_batches=cfg.train.log_batches,
+            accumulate=cfg.train.accumulate,
+            mixup=cfg.train.mixup,
         )
 
     def _callbacks(self) -> list:
         stopping = self.cfg.train.early_stopping
         # First the ones that add keys to the epoch's record, so every later one sees them.
-        callbacks = [DeadUnitMonitor(), TerminateOnNaN()]
+        callbacks = [*self._freeze_schedule(), DeadUnitMonitor(), TerminateOnNaN(),
+                     *self._pseudo_label()]
         if self.progress:
             callbacks.append(ProgressBar())
         if stopping.enabled:
@@ -228,6 +255,23 @@ class _Session:
                                          checkpoint.save_last))
         return callbacks
 
+    def _freeze_schedule(self) -> list[Callback]:
+        """The callback for ``model.freeze``/``unfreeze``, or nothing.
+
+        First of all callbacks: which parameters train is settled before anything else sees
+        the epoch.
+        """
+        schedule = FreezeSchedule.from_config(self.model, self.cfg.model)
+        return [schedule] if schedule is not None else []
+
+    def _pseudo_label(self) -> list[Callback]:
+        """The pseudo-labelling callback when ``train.pseudo_label`` is enabled, else nothing."""
+        pseudo = self.cfg.train.pseudo_label
+        if not pseudo.enabled:
+            return []
+        return [PseudoLabel(self._tensor(self.data.unlabelled), pseudo.warmup_epochs,
+                            pseudo.every_epochs, pseudo.rounds, pseudo.threshold, pseudo.weight)]
+
     def _class_weights(self, y_train: torch.Tensor) -> torch.Tensor | None:
         task = self.cfg.task
         if task.type != "classification" or task.class_weights is None:
@@ -235,22 +279,39 @@ class _Session:
         classes = self.data.preprocessor.classes
         if task.class_weights == "balanced":
             return balanced_class_weights(y_train, len(classes))
-        if isinstance(task.class_weights, dict):
-            unknown = set(task.class_weights) - {str(name) for name in classes}
-            if unknown:
-                raise UserError(f"task.class_weights names unknown classes {sorted(unknown)}; "
-                                f"the classes are: {', '.join(map(str, classes))}")
-            weights = [task.class_weights.get(str(name), 1.0) for name in classes]
-        else:
-            weights = task.class_weights
-        if len(weights) != len(classes):
-            raise UserError(f"task.class_weights has {len(weights)} values for {len(classes)} "
-                            f"classes ({', '.join(map(str, classes))}); give one per class.")
+        weights = per_class_values(task.class_weights, classes, "task.class_weights")
         return torch.tensor(weights, dtype=torch.float32, device=self.device)
+
+    def _focal_alpha(self) -> torch.Tensor | None:
+        """``task.focal_alpha`` per class, when the loss includes focal."""
+        task = self.cfg.task
+        names = task.loss if isinstance(task.loss, dict) else {task.loss}
+        if task.focal_alpha is None or "focal" not in names:
+            return None
+        alpha = focal_alpha_values(task.focal_alpha, self.data.preprocessor.classes)
+        return torch.tensor(alpha, dtype=torch.float32, device=self.device)
+
+    def loss_notes(self) -> dict:
+        """For data_summary.json: the class weights and focal alpha in force, and where."""
+        classes = [str(name) for name in self.data.preprocessor.classes]
+        notes = {}
+        y_train = torch.from_numpy(self.data.arrays["train"][1])
+        factors = {"class_weights": self._class_weights(y_train),
+                   "focal_alpha": self._focal_alpha()}
+        for key, values in factors.items():
+            if values is not None:
+                # The trainer's loss scores validation rows too: say so in the record.
+                rounded = [float(f"{value:.6g}") for value in values.tolist()]  # float32 noise
+                notes[key] = {"values": dict(zip(classes, rounded)),
+                              "configured": getattr(self.cfg.task, key),
+                              "applied_to": "training and validation loss"}
+        return notes
 
     def _baselines(self) -> dict:
         weights = self._class_weights(torch.from_numpy(self.data.arrays["train"][1]))
-        loss_fn = build_loss(self.cfg.task, weights.cpu() if weights is not None else None)
+        alpha = self._focal_alpha()
+        loss_fn = build_loss(self.cfg.task, weights.cpu() if weights is not None else None,
+                             alpha.cpu() if alpha is not None else None)
         return compute_baselines(self.data.arrays, self.cfg.task.type,
                                  self.data.preprocessor.n_outputs, loss_fn)
 
@@ -320,6 +381,8 @@ def _init_from(cfg: Config, runs_dir) -> tuple[Preprocessor | None, dict | None]
     if not cfg.model.init_from:
         return None, None
     source = resolve_run(cfg.model.init_from, runs_dir)
+    # Recorded resolved, like data paths: 'last' or an id prefix names another run tomorrow.
+    cfg.model.init_from = str(source.path.resolve())
     weights_path = source.file(MODEL_FILE)
     if not weights_path.is_file():
         raise UserError(f"model.init_from: run '{source.path}' has no {MODEL_FILE} (it has not "
@@ -329,6 +392,129 @@ def _init_from(cfg: Config, runs_dir) -> tuple[Preprocessor | None, dict | None]
     except Exception as err:  # safetensors raises its own error types for damaged files
         raise UserError(f"model.init_from: '{weights_path}' is corrupt or truncated ({err}).") from None
     return Preprocessor.from_dict(source.read_json("preprocessing.json")), weights
+
+
+def _prepare_data(cfg: Config, source_prep: Preprocessor | None) -> PreparedData:
+    """``prepare_data``, reusing ``model.init_from``'s preprocessing as the mode asks.
+
+    Strict (fine-tuning) reuses all of it; partial (transfer learning) only the input side,
+    since the target or its classes may be new. A data error in strict mode says so, because
+    "classes never seen in training" then means the source run's classes.
+    """
+    strict = cfg.model.init_from_strict
+    try:
+        return prepare_data(cfg, source_prep, refit_target=not strict)
+    except UserError as err:
+        if source_prep is None or not strict:
+            raise
+        raise UserError(f"{err} (model.init_from reuses that run's preprocessing, its classes "
+                        "and target scaling included; to train on a new target or new "
+                        "classes, set model.init_from_strict: false.)") from None
+
+
+def _load_init_weights(model: torch.nn.Module, weights: dict, cfg: Config) -> dict:
+    """Start ``model`` from ``model.init_from``'s weights: all of them, or those that fit.
+
+    Args:
+        model: the freshly built model.
+        weights: the source run's final weights.
+        cfg: the config (``model.init_from``, ``model.init_from_strict``).
+
+    Returns:
+        The report saved as ``init_from.json``: source, strict, loaded names, skipped names
+        with the reason for each.
+
+    Raises:
+        UserError: strict and a tensor does not fit, or partial and none fits.
+    """
+    source = f"model.init_from '{cfg.model.init_from}'"
+    if cfg.model.init_from_strict:
+        try:
+            load_weights_into(model, weights, source)
+        except UserError as err:
+            raise UserError(f"{err} Or, to load only the tensors that fit (transfer learning), "
+                            "set model.init_from_strict: false.") from None
+        outcome = {"loaded": list(model.state_dict()), "skipped": []}
+    else:
+        outcome = load_matching_weights(model, weights)
+        if not outcome["loaded"]:
+            raise UserError(f"{source}: no tensor of that run fits this model (names or "
+                            f"shapes all differ, e.g. {outcome['skipped'][0]['name']}: "
+                            f"{outcome['skipped'][0]['reason']}); start from a run with the "
+                            "same kind of model, or remove model.init_from.")
+    return {"source": cfg.model.init_from, "strict": cfg.model.init_from_strict, **outcome}
+
+
+def _check_parameter_patterns(model: torch.nn.Module, cfg: Config) -> None:
+    """Check ``model.freeze``/``unfreeze`` and ``train.param_groups`` against the model.
+
+    Here, before the run directory exists, so a typo leaves nothing behind. The first epoch's
+    freezing is applied now so the model summary counts trainable parameters right.
+    """
+    schedule = FreezeSchedule.from_config(model, cfg.model)
+    if schedule is not None:
+        schedule.apply(epoch=1)
+    lr_groups(model, cfg.train)
+
+
+def _choose_lr(cfg: Config, data: PreparedData, model, device, run_dir: RunDirectory, runs_dir,
+               progress: bool) -> None:
+    """``train.lr: auto``: run the range test, set ``cfg.train.lr``, record what and why.
+
+    The test restores the model, optimizer and RNG, so the run then trains exactly as if the
+    chosen rate had been written in the config.
+    """
+    result = find_lr(cfg, data, model, device)
+    cfg.train.lr = result.chosen or DEFAULT_LR
+    if result.chosen is None:
+        result.reason += f"; trained with the default learning rate {DEFAULT_LR} instead"
+    run_dir.write_json("lr_finder.json", result.to_dict())
+    plot_lr_finder(result, run_dir.plots / "lr_finder.png")
+    if progress:
+        print(f"train.lr: auto -> {cfg.train.lr:.3g} ({result.reason})", file=sys.stderr)
+
+
+def find_lr(cfg: Config, data: PreparedData, model, device) -> LRFinderResult:
+    """The LR range test on a probe session: the same model and data, a placeholder rate.
+
+    The probe's run folder and store are temporary: the test trains, but records nothing.
+    """
+    probe_cfg = cfg.model_copy(deep=True)
+    probe_cfg.train.lr = DEFAULT_LR  # replaced step by step by the test's own ramp
+    finder = cfg.train.lr_finder
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = _Session(probe_cfg, data, model, device, RunDirectory.create(scratch, "probe"),
+                         _store(scratch), False, [])
+        return lr_range_test(probe.trainer, finder.start_lr, finder.end_lr, finder.steps,
+                             finder.rule)
+
+
+def probe_lr(config: str | Path | dict | Config, overrides: list[str] | dict | None = None,
+             runs_dir: str | Path = "runs") -> tuple[Config, LRFinderResult]:
+    """``trainwise lr-find``: the range test for a config, without training a run.
+
+    Returns:
+        The validated config and the test's result (curve, suggestions, chosen rate).
+    """
+    cfg = load_config(config, overrides)
+    _seed(cfg)
+    source_prep, init_weights = _init_from(cfg, runs_dir)
+    data = _prepare_data(cfg, source_prep)
+    device = _device(cfg.train.device)
+    model = build_model(cfg.model, data.arrays["train"][0].shape[1], data.preprocessor.n_outputs)
+    if init_weights is not None:
+        _load_init_weights(model, init_weights, cfg)  # strict or partial, as a run would
+    _check_parameter_patterns(model, cfg)  # and frozen as in a run's first epoch
+    return cfg, find_lr(cfg, data, model.to(device), device)
+
+
+def _check_class_factors(cfg: Config, classes: list) -> None:
+    """Per-class config values that do not fit the classes stop here, before any file is written."""
+    task = cfg.task
+    if isinstance(task.class_weights, (list, dict)):
+        per_class_values(task.class_weights, classes, "task.class_weights")
+    if task.focal_alpha is not None:
+        focal_alpha_values(task.focal_alpha, classes)
 
 
 def _require_resumable(checkpoint, path: Path) -> None:
@@ -346,6 +532,10 @@ def _seed(cfg: Config) -> None:
         # cuBLAS needs a fixed workspace for deterministic results; must be set before CUDA starts.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(cfg.train.deterministic)
+    if cfg.train.deterministic:
+        # cuDNN's autotuner times candidate kernels and may pick another one next run.
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
 
 
 def _device(name: str) -> torch.device:

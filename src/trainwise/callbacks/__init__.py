@@ -3,10 +3,12 @@
 from trainwise.callbacks.base import Callback, CallbackList
 from trainwise.callbacks.dead_units import DeadUnitMonitor
 from trainwise.callbacks.early_stopping import EarlyStopping
+from trainwise.callbacks.freeze import FreezeSchedule
 from trainwise.callbacks.model_checkpoint import ModelCheckpoint
 from trainwise.callbacks.monitor import Monitor
 from trainwise.callbacks.nan_guard import TerminateOnNaN
 from trainwise.callbacks.progress import ProgressBar
+from trainwise.callbacks.pseudo_label import PseudoLabel
 from trainwise.callbacks.run_recorder import RunRecorder
 
 __all__ = [
@@ -14,9 +16,11 @@ __all__ = [
     "CallbackList",
     "DeadUnitMonitor",
     "EarlyStopping",
+    "FreezeSchedule",
     "ModelCheckpoint",
     "Monitor",
     "ProgressBar",
+    "PseudoLabel",
     "RunRecorder",
     "TerminateOnNaN",
 ]

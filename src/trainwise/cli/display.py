@@ -58,21 +58,29 @@ def print_metrics(metrics: dict, title: str, console: Console | None = None,
 
 
 def _print_classification(metrics: dict, title: str, console: Console, status) -> None:
-    table = Table("accuracy", "balanced acc.", "macro-F1", "rows", *_run_columns(status),
-                  title=title)
+    table = Table("accuracy", "balanced acc.", "macro-F1", "PR-AUC", "rows",
+                  *_run_columns(status), title=title)
     table.add_row(f"{metrics['accuracy']:.4f}", f"{metrics['balanced_accuracy']:.4f}",
-                  f"{metrics['macro_f1']:.4f}", str(metrics["n"]), *_run_values(status))
+                  f"{metrics['macro_f1']:.4f}", _optional(metrics.get("pr_auc"), ".4f"),
+                  str(metrics["n"]), *_run_values(status))
     console.print(table)
-    per_class = Table("class", "precision", "recall", "F1", "support", title="per class")
+    per_class = Table("class", "precision", "recall", "F1", "AP", "support", title="per class")
     for name, scores in metrics["per_class"].items():
         per_class.add_row(name, f"{scores['precision']:.3f}", f"{scores['recall']:.3f}",
-                          f"{scores['f1']:.3f}", str(scores["support"]))
+                          f"{scores['f1']:.3f}", _optional(scores.get("average_precision"), ".3f"),
+                          str(scores["support"]))
     console.print(per_class)
     classes = metrics["classes"]
     matrix = Table("true \\ predicted", *classes, title="confusion matrix")
     for name, row in zip(classes, metrics["confusion_matrix"]):
         matrix.add_row(name, *(str(count) for count in row))
     console.print(matrix)
+
+
+def _optional(value: float | None, spec: str) -> str:
+    """A number, or "-" where it is undefined (a class absent from the split) or not recorded
+    (runs from before PR-AUC was measured)."""
+    return "-" if value is None else format(value, spec)
 
 
 def _run_columns(status: dict | None) -> tuple[str, ...]:

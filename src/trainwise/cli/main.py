@@ -12,6 +12,7 @@ from trainwise.cli.compare import compare
 from trainwise.cli.datasets import datasets
 from trainwise.cli.diagnose import diagnose
 from trainwise.cli.evaluate import evaluate
+from trainwise.cli.lr_find import lr_find
 from trainwise.cli.predict import predict
 from trainwise.cli.report import report
 from trainwise.cli.resume import resume
@@ -51,7 +52,7 @@ def cli() -> None:
     """
 
 
-for command in (train, resume, predict, evaluate, runs, show, diagnose, report, compare,
+for command in (train, resume, predict, evaluate, lr_find, runs, show, diagnose, report, compare,
                 datasets):
     cli.add_command(command)
 

@@ -26,6 +26,17 @@ def show(run: str, runs_dir: str) -> None:
         console.print(f"  {key}: {value}", highlight=False)
     console.print("[bold]Model[/bold]")
     console.print(run_dir.read_json("model_summary.json")["text"], highlight=False)
+    _print_init_report(run_dir, console)
     from trainwise.run import Run
 
     print_results(Run(run_dir), console)
+
+
+def _print_init_report(run_dir, console) -> None:
+    """What ``model.init_from`` loaded and skipped, for runs that started from another one."""
+    from trainwise.training.transfer import REPORT_FILE, describe_init_report
+
+    if run_dir.exists(REPORT_FILE):
+        console.print("[bold]Initialised from[/bold]")
+        console.print(describe_init_report(run_dir.read_json(REPORT_FILE)), highlight=False,
+                      markup=False)

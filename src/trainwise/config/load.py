@@ -123,6 +123,9 @@ def _explain(err: ValidationError, origin: str) -> str:
             lines.append(f"  - {where}: unknown key{_did_you_mean(problem['loc'])}")
         elif problem["type"] == "missing":
             lines.append(f"  - {where}: required; add it to the config")
+        elif not where:
+            # A rule across sections (its message names the keys): the input is the whole config.
+            lines.append(f"  - {problem['msg'].removeprefix('Value error, ')}")
         else:
             message = problem["msg"].removeprefix("Value error, ")
             lines.append(f"  - {where}: {message} (got {problem.get('input')!r})")

@@ -28,8 +28,23 @@ INITS = (
     "orthogonal",
 )
 REGRESSION_LOSSES = ("mse", "mae", "huber")
-CLASSIFICATION_LOSSES = ("cross_entropy",)
-SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "plateau")
+CLASSIFICATION_LOSSES = ("cross_entropy", "focal", "dice", "tversky", "topk")
+# The task.* parameters each loss reads. Setting one away from its default while no chosen
+# loss reads it is an error: it would silently do nothing.
+LOSS_PARAMETERS = {
+    "huber_delta": ("huber",),
+    "label_smoothing": ("cross_entropy", "focal", "topk"),
+    "focal_gamma": ("focal",),
+    "focal_alpha": ("focal",),
+    "tversky_alpha": ("tversky",),
+    "tversky_beta": ("tversky",),
+    "dice_smooth": ("dice", "tversky"),
+    "topk_fraction": ("topk",),
+}
+# Epoch schedules step once per epoch; the rest (warmup, warmup_cosine, cyclic, one_cycle)
+# after every optimizer step (see training/schedules.py).
+SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "plateau", "warmup",
+              "warmup_cosine", "cyclic", "one_cycle")
 
 
 class Section(BaseModel):
@@ -72,43 +87,78 @@ class DataConfig(Section):
     categorical: list[str] = []  # columns to one-hot encode; text columns are detected anyway
     na_values: list[str] = []  # extra strings that mean "missing" (the original Auto MPG uses '?')
     missing: Literal["impute", "drop"] = "impute"  # missing inputs: median/most frequent, or drop rows
-    target_missing: Literal["error", "drop"] = "error"  # rows with no target: stop, or drop them
+    # Rows with an empty target: stop, drop them, or keep them aside for train.pseudo_label.
+    target_missing: Literal["error", "drop", "unlabelled"] = "error"
     scale_target: bool = True  # standardise a regression target (predictions are un-scaled)
+    # Class balancing of the training rows (classification): none; oversample or undersample
+    # (a fresh draw every epoch); smote (synthetic minority rows, added once to train only).
+    balance: Literal["none", "oversample", "undersample", "smote"] = "none"
+    smote_neighbors: int = Field(5, ge=1)  # smote: nearest same-class rows to interpolate with
     split: SplitConfig = SplitConfig()
 
 
 class TaskConfig(Section):
     type: Literal["regression", "classification"] = "regression"  # what the target is
-    loss: str | None = None  # mse, mae, huber | cross_entropy; None = mse or cross_entropy
+    # A loss name (mse, mae, huber | cross_entropy, focal, dice, tversky, topk), or a mapping
+    # {name: weight, ...} whose weighted sum is the loss; None = mse or cross_entropy.
+    loss: str | dict[str, float] | None = None
     huber_delta: float = Field(1.0, gt=0)  # where huber turns from squared to linear
-    class_weights: Literal["balanced"] | list[float] | dict[str, float] | None = None  # CE weights
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)  # cross-entropy label smoothing
+    # Class weights for every classification loss (training and validation loss alike).
+    class_weights: Literal["balanced"] | list[float] | dict[str, float] | None = None
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)  # cross_entropy, focal, topk smoothing
+    focal_gamma: float = Field(2.0, ge=0.0)  # focal: rows weigh (1 - p_true)^gamma; 0 = CE
+    # focal: per-class factors (list or {class: factor}), or one number a in (0, 1) for two
+    # classes: 1 - a for the first class, a for the second (the paper's alpha); None = 1.
+    focal_alpha: float | list[float] | dict[str, float] | None = None
+    tversky_alpha: float = Field(0.3, ge=0.0)  # tversky: weight of soft false positives
+    tversky_beta: float = Field(0.7, ge=0.0)  # tversky: weight of soft false negatives (recall)
+    dice_smooth: float = Field(1.0, ge=0.0)  # dice, tversky: added to the ratio's both sides
+    topk_fraction: float = Field(0.5, gt=0.0, le=1.0)  # topk: share of hardest rows averaged
 
     @field_validator("loss")
     @classmethod
-    def _known_loss(cls, loss: str | None, info: ValidationInfo) -> str | None:
+    def _known_loss(cls, loss: str | dict[str, float] | None,
+                    info: ValidationInfo) -> str | dict[str, float] | None:
         # Here, not only in _check_loss, so the error names task.loss (type is validated first);
         # _check_loss still catches a later assignment to task.type.
         task = info.data.get("type")
-        valid = REGRESSION_LOSSES if task == "regression" else CLASSIFICATION_LOSSES
-        if loss is not None and task is not None and loss not in valid:
-            raise ValueError(f"loss '{loss}' is not available for {task}; "
-                             f"choose one of: {', '.join(valid)}")
+        if loss is not None and task is not None:
+            _check_loss_names(loss, task)
         return loss
+
+    @field_validator("focal_alpha")
+    @classmethod
+    def _focal_alpha_range(cls, alpha):
+        if isinstance(alpha, float) and not 0.0 < alpha < 1.0:
+            raise ValueError(f"a single focal_alpha ({alpha}) is the second class's share and "
+                             "must lie strictly between 0 and 1; or give one factor per class")
+        factors = alpha.values() if isinstance(alpha, dict) else alpha
+        if isinstance(factors, list) or isinstance(alpha, dict):
+            if any(factor < 0 for factor in factors):
+                raise ValueError("focal_alpha factors must be 0 or more; fix the negative ones")
+        return alpha
 
     @model_validator(mode="after")
     def _check_loss(self) -> TaskConfig:
         valid = REGRESSION_LOSSES if self.type == "regression" else CLASSIFICATION_LOSSES
         if self.loss is None:
             self.__dict__["loss"] = valid[0]
-        elif self.loss not in valid:
-            raise ValueError(
-                f"loss '{self.loss}' is not available for {self.type}; "
-                f"choose one of: {', '.join(valid)}"
-            )
+        else:
+            _check_loss_names(self.loss, self.type)
         if self.type == "regression" and (self.class_weights or self.label_smoothing):
             raise ValueError("class_weights and label_smoothing apply to classification only")
+        self._check_unused_parameters()
         return self
+
+    def _check_unused_parameters(self) -> None:
+        """A loss parameter set away from its default, but read by none of the chosen losses."""
+        chosen = set(self.loss) if isinstance(self.loss, dict) else {self.loss}
+        for key, readers in LOSS_PARAMETERS.items():
+            changed = getattr(self, key) != type(self).model_fields[key].default
+            if changed and not chosen & set(readers):
+                raise ValueError(f"task.{key} applies to loss {' or '.join(readers)} only, "
+                                 f"which task.loss ({self.loss}) does not use; remove "
+                                 f"task.{key} or add {readers[0]} to task.loss")
 
 
 class ModelConfig(Section):
@@ -124,6 +174,48 @@ class ModelConfig(Section):
     l2_as: Literal["penalty", "weight_decay"] = "penalty"  # Keras-style loss term, or decay
     kwargs: dict[str, Any] = {}  # keyword arguments for your own nn.Module
     init_from: str | None = None  # run directory whose final weights start this run (fine-tune)
+    init_from_strict: bool = True  # every tensor must fit (else an error); false: load what fits
+    freeze: list[str] = []  # parameter name patterns (fnmatch, e.g. 'layers.0.*') that don't train
+    unfreeze: dict[int, list[str]] = {}  # {epoch: patterns}: frozen ones train from that epoch on
+    input_noise: float = Field(0.0, ge=0.0)  # mlp: std of noise added to inputs in training; 0 off
+
+    @field_validator("freeze", mode="before")
+    @classmethod
+    def _one_pattern_is_a_list(cls, patterns: Any) -> Any:
+        return [patterns] if isinstance(patterns, str) else patterns
+
+    @field_validator("unfreeze", mode="before")
+    @classmethod
+    def _one_pattern_per_epoch_is_a_list(cls, schedule: Any) -> Any:
+        if not isinstance(schedule, dict):
+            return schedule
+        return {epoch: [patterns] if isinstance(patterns, str) else patterns
+                for epoch, patterns in schedule.items()}
+
+    @field_validator("unfreeze")
+    @classmethod
+    def _unfreeze_epochs(cls, schedule: dict[int, list[str]]) -> dict[int, list[str]]:
+        early = sorted(epoch for epoch in schedule if epoch < 2)
+        if early:
+            raise ValueError(f"epochs {early}: epochs count from 1, and unfreezing in epoch 1 "
+                             "is not freezing at all; remove those patterns from model.freeze "
+                             "instead, or give an epoch of 2 or more")
+        empty = sorted(epoch for epoch, patterns in schedule.items() if not patterns)
+        if empty:
+            raise ValueError(f"epochs {empty} list no patterns; give the parameters to "
+                             "unfreeze, e.g. {10: ['layers.2.*']}, or remove the epoch")
+        return schedule
+
+    @model_validator(mode="after")
+    def _check_transfer_options(self) -> ModelConfig:
+        if self.unfreeze and not self.freeze:
+            raise ValueError("model.unfreeze needs model.freeze: nothing is frozen, so nothing "
+                             "can be unfrozen; list the parameters to freeze first")
+        if self.input_noise and self.name != "mlp":
+            raise ValueError("model.input_noise applies to the built-in mlp only; add a "
+                             "trainwise.models.noise.GaussianNoise layer to your own module "
+                             "instead, and set model.input_noise: 0")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -154,19 +246,46 @@ class ModelConfig(Section):
 
 
 class SchedulerConfig(Section):
-    name: str = "none"  # none, step, multistep, exponential, cosine, plateau
+    # Per epoch: none, step, multistep, exponential, cosine, plateau.
+    # Per optimizer step: warmup, warmup_cosine, cyclic, one_cycle.
+    name: str = "none"
     step_size: int = Field(10, ge=1)  # step: epochs between decays
     milestones: list[int] = []  # multistep: epochs at which to decay
     gamma: float = Field(0.1, gt=0.0)  # step, multistep, exponential: decay factor
-    t_max: int | None = None  # cosine: period in epochs; None = train.epochs
-    min_lr: float = Field(0.0, ge=0.0)  # cosine, plateau: the floor
+    t_max: int | None = Field(None, ge=1)  # cosine, warmup_cosine, one_cycle: epochs (None: all)
+    min_lr: float = Field(0.0, ge=0.0)  # cosine, warmup_cosine, plateau: the floor
     factor: float = Field(0.1, gt=0.0, lt=1.0)  # plateau: multiply lr by this
     patience: int = Field(5, ge=0)  # plateau: epochs without improvement before decaying
+    warmup_epochs: float | None = Field(None, gt=0.0)  # warmup(_cosine): ramp to train.lr, epochs
+    warmup_steps: int | None = Field(None, ge=1)  # ...or optimizer steps (give one of the two)
+    base_lr: float | None = Field(None, gt=0.0)  # cyclic: bottom of each cycle; None = train.lr
+    max_lr: float | None = Field(None, gt=0.0)  # cyclic: the top; one_cycle: peak (None = train.lr)
+    step_size_up: int | None = Field(None, ge=1)  # cyclic: steps from base to max; None = 2 epochs
+    step_size_down: int | None = Field(None, ge=1)  # cyclic: steps back down; None = step_size_up
+    # cyclic: triangular; triangular2 halves the amplitude each cycle; exp_range shrinks it per step
+    cycle_mode: Literal["triangular", "triangular2", "exp_range"] = "triangular"
+    cycle_gamma: float = Field(1.0, gt=0.0, le=1.0)  # cyclic exp_range: amplitude x this per step
+    pct_start: float = Field(0.3, gt=0.0, lt=1.0)  # one_cycle: share of steps rising to max_lr
+    div_factor: float = Field(25.0, ge=1.0)  # one_cycle: starts at max_lr / div_factor
+    final_div_factor: float = Field(1e4, ge=1.0)  # one_cycle: ends at the start rate / this
+    cycle_momentum: bool = False  # cyclic, one_cycle: cycle momentum inversely (sgd, rmsprop)
+    base_momentum: float = Field(0.85, ge=0.0, lt=1.0)  # ...down to this at peak lr (from momentum)
 
     @field_validator("name")
     @classmethod
     def _known_scheduler(cls, name: str) -> str:
         return _one_of(name, SCHEDULERS, "scheduler")
+
+    @model_validator(mode="after")
+    def _check_schedule_fields(self) -> SchedulerConfig:
+        if self.name in ("warmup", "warmup_cosine") and (self.warmup_epochs is None) == (
+                self.warmup_steps is None):
+            raise ValueError(f"scheduler '{self.name}' needs exactly one of warmup_epochs or "
+                             "warmup_steps: how long the linear ramp to train.lr lasts")
+        if self.name == "cyclic" and self.max_lr is None:
+            raise ValueError("scheduler 'cyclic' needs max_lr: the top of each cycle (the "
+                             "bottom, base_lr, defaults to train.lr)")
+        return self
 
 
 class EarlyStoppingConfig(Section):
@@ -179,20 +298,62 @@ class EarlyStoppingConfig(Section):
     min_epochs: int = Field(0, ge=0)  # never stop before this many epochs
 
 
+class LRFinderConfig(Section):
+    start_lr: float = Field(1e-7, gt=0.0)  # the range test ramps the rate from here...
+    end_lr: float = Field(10.0, gt=0.0)  # ...to here, exponentially
+    steps: int = Field(100, ge=10)  # at most this many optimizer steps
+    rule: Literal["valley", "steepest", "min_over_10"] = "valley"  # which suggestion train.lr: auto uses
+
+    @model_validator(mode="after")
+    def _check_range(self) -> LRFinderConfig:
+        if self.end_lr <= self.start_lr:
+            raise ValueError(f"end_lr ({self.end_lr}) must be above start_lr ({self.start_lr})")
+        return self
+
+
 class CheckpointConfig(Section):
     save_best: bool = True  # keep checkpoints/best.pt at the best monitored value
     save_last: bool = True  # keep checkpoints/last.pt after every epoch (needed to resume)
 
 
+class PseudoLabelConfig(Section):
+    enabled: bool = False  # train on the model's own labels for rows with an empty target too
+    warmup_epochs: int = Field(10, ge=1)  # epochs on the labelled rows before the first round
+    every_epochs: int = Field(10, ge=1)  # epochs per round: relabel every this many epochs
+    rounds: int = Field(3, ge=1)  # labellings in all; the last round's labels stay to the end
+    threshold: float = Field(0.9, ge=0.0, le=1.0)  # keep rows whose top softmax prob. is >= this
+    weight: float = Field(0.5, gt=0.0)  # loss weight of a pseudo-labelled row (labelled: 1)
+
+
+class ParamGroupConfig(Section):
+    params: list[str]  # parameter name patterns (fnmatch, e.g. 'layers.0.*') in this group
+    lr: float = Field(gt=0.0)  # this group's learning rate (unmatched parameters: train.lr)
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _one_pattern_is_a_list(cls, patterns: Any) -> Any:
+        return [patterns] if isinstance(patterns, str) else patterns
+
+    @field_validator("params")
+    @classmethod
+    def _some_patterns(cls, patterns: list[str]) -> list[str]:
+        if not patterns:
+            raise ValueError("give at least one parameter name pattern, e.g. 'layers.0.*'")
+        return patterns
+
+
 class TrainConfig(Section):
     optimizer: str = "adam"  # sgd, adam, adamw, rmsprop, adagrad
-    lr: float = Field(1e-3, gt=0.0)  # learning rate
+    lr: float | Literal["auto"] = 1e-3  # learning rate, or "auto": run the LR range test first
     momentum: float = Field(0.0, ge=0.0, lt=1.0)  # sgd, rmsprop
     nesterov: bool = False  # sgd: Nesterov momentum (needs momentum > 0)
     betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
     eps: float = Field(1e-8, gt=0.0)  # adam, adamw, rmsprop, adagrad
     weight_decay: float = Field(0.0, ge=0.0)  # the optimizer's own decay (decoupled for adamw)
-    batch_size: int = Field(32, ge=1)  # rows per optimizer step
+    param_groups: list[ParamGroupConfig] = []  # own lr by parameter name; first match wins
+    batch_size: int = Field(32, ge=1)  # rows per forward pass (per optimizer step: x accumulate)
+    accumulate: int = Field(1, ge=1)  # batches whose gradients add up to one optimizer step
+    mixup: float = Field(0.0, ge=0.0)  # mixup alpha: lambda ~ Beta(alpha, alpha) per batch; 0 = off
     epochs: int = Field(100, ge=1)  # passes over the training split
     grad_clip: float | None = Field(None, gt=0.0)  # clip the global gradient norm to this
     seed: int = 0  # seeds weights, dropout and data order
@@ -202,6 +363,16 @@ class TrainConfig(Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
+    pseudo_label: PseudoLabelConfig = PseudoLabelConfig()
+    lr_finder: LRFinderConfig = LRFinderConfig()
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, lr: float | str) -> float | str:
+        if lr != "auto" and lr <= 0:
+            raise ValueError("the learning rate must be greater than 0, or 'auto' to run the "
+                             "LR range test first")
+        return lr
 
     @field_validator("optimizer")
     @classmethod
@@ -212,6 +383,28 @@ class TrainConfig(Section):
     def _check_nesterov(self) -> TrainConfig:
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
             raise ValueError("nesterov needs optimizer 'sgd' and momentum above 0")
+        return self
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> TrainConfig:
+        schedule = self.scheduler
+        base_lr = schedule.base_lr or self.lr
+        if schedule.name == "cyclic" and base_lr != "auto" and schedule.max_lr <= base_lr:
+            raise ValueError(f"scheduler.max_lr ({schedule.max_lr}) must be above the cycle's "
+                             f"bottom, scheduler.base_lr or train.lr ({base_lr}); raise max_lr")
+        length = schedule.t_max or self.epochs
+        if schedule.name == "warmup_cosine" and (schedule.warmup_epochs or 0) >= length:
+            raise ValueError(f"scheduler.warmup_epochs ({schedule.warmup_epochs}) leaves no "
+                             f"epochs for the cosine within {length}; lower it")
+        if schedule.cycle_momentum and schedule.name in ("cyclic", "one_cycle"):
+            if self.optimizer not in ("sgd", "rmsprop"):
+                # Adam's beta1 is not momentum in the sense the cycle assumes; leave it alone.
+                raise ValueError(f"scheduler.cycle_momentum needs optimizer sgd or rmsprop "
+                                 f"(not {self.optimizer}); set cycle_momentum: false")
+            if self.momentum <= schedule.base_momentum:
+                raise ValueError(f"scheduler.cycle_momentum cycles from train.momentum "
+                                 f"({self.momentum}) down to scheduler.base_momentum "
+                                 f"({schedule.base_momentum}); set momentum above base_momentum")
         return self
 
 
@@ -236,6 +429,65 @@ class Config(Section):
             # Without validation the only honest thing to watch is the training loss.
             self.train.early_stopping.__dict__["monitor"] = self.train.early_stopping.monitor[4:]
         return self
+
+    @model_validator(mode="after")
+    def _check_balance(self) -> Config:
+        if self.data.balance != "none" and self.task.type != "classification":
+            # Balancing evens out class counts; a regression target has no classes.
+            raise ValueError(f"data.balance '{self.data.balance}' works for classification "
+                             "only; set data.balance: none, or task.type: classification")
+        return self
+
+    @model_validator(mode="after")
+    def _check_pseudo_label(self) -> Config:
+        if not self.train.pseudo_label.enabled:
+            return self
+        if self.task.type != "classification":
+            # A regression output has no confidence to filter on (no softmax probability).
+            raise ValueError("train.pseudo_label works for classification only: its threshold "
+                             "is a softmax probability. Set task.type: classification, or "
+                             "train.pseudo_label.enabled: false")
+        if "target_missing" not in self.data.model_fields_set:
+            # Pseudo-labelling needs the unlabelled rows: empty targets mark them.
+            self.data.__dict__["target_missing"] = "unlabelled"
+        elif self.data.target_missing != "unlabelled":
+            raise ValueError(f"train.pseudo_label needs the rows with an empty target, but "
+                             f"data.target_missing is '{self.data.target_missing}'; set "
+                             "data.target_missing: unlabelled (or leave it out)")
+        if self.train.pseudo_label.warmup_epochs >= self.train.epochs:
+            raise ValueError(f"train.pseudo_label.warmup_epochs "
+                             f"({self.train.pseudo_label.warmup_epochs}) leaves no epoch to train "
+                             f"on pseudo-labels within train.epochs ({self.train.epochs}); "
+                             "lower warmup_epochs or raise train.epochs")
+        if self.data.balance in ("oversample", "undersample"):
+            # The sampler draws from the labelled rows only; it cannot see the pseudo rows.
+            raise ValueError(f"train.pseudo_label cannot be combined with data.balance: "
+                             f"{self.data.balance}; use data.balance: none, smote or class "
+                             "weights (task.class_weights)")
+        if self.train.scheduler.name == "one_cycle":
+            # Its horizon is a step count fixed at the start; pseudo rows add steps per epoch.
+            raise ValueError("train.pseudo_label adds rows, and so optimizer steps, after the "
+                             "warm-up, which train.scheduler: one_cycle cannot take (its total "
+                             "steps are fixed at the start); use cosine or warmup_cosine")
+        return self
+
+
+def _check_loss_names(loss: str | dict[str, float], task: str) -> None:
+    """Every name must exist for the task, and a mapping's weights must be above 0."""
+    valid = REGRESSION_LOSSES if task == "regression" else CLASSIFICATION_LOSSES
+    names = list(loss) if isinstance(loss, dict) else [loss]
+    if not names:
+        raise ValueError(f"an empty mapping names no loss; give a name or {{name: weight}}, "
+                         f"with names from: {', '.join(valid)}")
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"loss '{name}' is not available for {task}; "
+                             f"choose one of: {', '.join(valid)}")
+    if isinstance(loss, dict):
+        bad = {name: weight for name, weight in loss.items() if not weight > 0}
+        if bad:
+            raise ValueError(f"loss weights must be above 0, got {bad}; raise them or remove "
+                             "those losses from the mapping")
 
 
 def _one_of(name: str, valid: tuple[str, ...], what: str) -> str:

@@ -35,6 +35,8 @@ BUNDLED_DATASETS = {
              lambda: _from_sklearn("load_iris", "species")),
     "diabetes": ("442 patients, 10 features: disease progression (regression), scikit-learn",
                  lambda: _from_sklearn("load_diabetes", "progression")),
+    "digits": ("1797 handwritten digits, 8x8 pixels as 64 columns: predict digit (10 classes), "
+               "scikit-learn", lambda: _from_sklearn("load_digits", "digit")),
 }
 
 

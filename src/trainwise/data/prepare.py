@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,9 @@ import pandas as pd
 from trainwise.config.schema import Config, DataConfig
 from trainwise.data.preprocess import Preprocessor, numeric_column
 from trainwise.data.read import fingerprint, read_table
+from trainwise.data.smote import add_smote_rows
 from trainwise.data.split import split_rows
+from trainwise.data.unlabelled import require_unlabelled, set_aside_unlabelled
 from trainwise.errors import UserError
 
 # An object column whose non-empty cells are mostly numbers is a numeric column with stray
@@ -34,6 +36,7 @@ class PreparedData:
     arrays: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (X (N, F) float32, y (N,))
     summary: dict = field(default_factory=dict)  # rows per split, missing values, classes...
     fingerprint: str = ""  # content hash of the source table
+    unlabelled: np.ndarray | None = None  # (M, F) float32 rows with no target (pseudo-labelling)
 
     @property
     def has_validation(self) -> bool:
@@ -44,13 +47,16 @@ class PreparedData:
         return "test" in self.arrays and len(self.arrays["test"][0]) > 0
 
 
-def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None) -> PreparedData:
+def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None,
+                 refit_target: bool = False) -> PreparedData:
     """Read and split the data named by ``cfg.data`` and fit preprocessing on its train split.
 
     Args:
         cfg: the validated config.
         preprocessor: reuse this fitted preprocessing instead (fine-tuning a run's weights
             on new data: its inputs must be scaled as they were when the weights learned).
+        refit_target: with ``preprocessor``, reuse only its input side and fit the target's
+            scaling or classes on this data (transfer learning to a new target).
 
     Raises:
         UserError: for every data problem a user can fix (see ``trainwise.errors``).
@@ -58,9 +64,17 @@ def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None) -> Prepa
     data_cfg = cfg.data
     frame = read_table(data_cfg.source, "data.source", data_cfg.na_values)
     numeric, categorical = choose_columns(frame, data_cfg, f"data.source '{data_cfg.source}'")
+    rows_read = len(frame)
+    # Before cleaning and splitting: unlabelled rows never reach validation or test.
+    frame, unlabelled, aside = set_aside_unlabelled(frame, data_cfg, numeric + categorical,
+                                                    cfg.task.type)
+    require_unlabelled(cfg, unlabelled)
     frame, cleaning = clean_rows(frame, data_cfg, numeric + categorical, cfg.task.type,
                                  f"data.source '{data_cfg.source}'")
     splits = _split(frame, cfg, numeric + categorical)
+    if preprocessor is not None and refit_target:
+        preprocessor = _inputs_of(preprocessor, Preprocessor.fit(
+            splits["train"], [], [], data_cfg.target, cfg.task.type, data_cfg.scale_target))
     prep = preprocessor or Preprocessor.fit(splits["train"], numeric, categorical,
                                             data_cfg.target, cfg.task.type,
                                             data_cfg.scale_target)
@@ -70,7 +84,28 @@ def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None) -> Prepa
         arrays[name] = (prep.transform_features(part, label),
                         prep.transform_target(part[data_cfg.target], label))
     summary = _summarise(splits, cleaning, prep, cfg)
-    return PreparedData(prep, arrays, summary, fingerprint(frame))
+    if data_cfg.balance != "none":
+        arrays["train"], summary["balance"] = _balance(arrays["train"], prep, cfg)
+    data_fingerprint = fingerprint(frame)
+    unlabelled_features = None
+    if aside:
+        summary.update(rows_read=rows_read, unlabelled_rows=aside["unlabelled_rows"])
+        summary["dropped"].update(aside["dropped"])
+        unlabelled_features = prep.transform_features(unlabelled, "the unlabelled rows")
+    if not unlabelled.empty:
+        # Unlabelled rows are part of the data a resume must find unchanged.
+        data_fingerprint = fingerprint(pd.DataFrame({"labelled": [data_fingerprint],
+                                                     "unlabelled": [fingerprint(unlabelled)]}))
+    return PreparedData(prep, arrays, summary, data_fingerprint, unlabelled_features)
+
+
+def _inputs_of(source: Preprocessor, fitted: Preprocessor) -> Preprocessor:
+    """``fitted``'s target side with ``source``'s input side.
+
+    Transferred weights expect the inputs scaled as when they learned; the target (its
+    scaling, or its classes) belongs to the new data.
+    """
+    return replace(fitted, numeric=source.numeric, categorical=source.categorical)
 
 
 def choose_columns(frame: pd.DataFrame, data_cfg: DataConfig, source: str) -> tuple[list, list]:
@@ -106,6 +141,14 @@ def clean_rows(frame: pd.DataFrame, data_cfg: DataConfig, inputs: list[str], tas
     report = {"rows_read": len(frame), "missing_by_column": {}, "dropped": {}}
     no_target = frame[target].isna()
     if no_target.any():
+        if data_cfg.target_missing == "unlabelled":
+            # Only validation and test files get here: data.source's were set aside.
+            raise UserError(
+                f"{source}: target column '{target}' is empty in {int(no_target.sum())} rows "
+                f"(e.g. row {no_target.idxmax()}); validation and test rows need a target to "
+                "be scored. Fill them, or move those rows into data.source, where an empty "
+                "target marks an unlabelled row."
+            )
         if data_cfg.target_missing == "error":
             raise UserError(
                 f"{source}: target column '{target}' is empty in {int(no_target.sum())} rows "
@@ -163,6 +206,16 @@ def _summarise(splits: dict, cleaning: dict, prep: Preprocessor, cfg: Config) ->
             for name, part in splits.items()
         }
     return summary
+
+
+def _balance(train: tuple[np.ndarray, np.ndarray], prep: Preprocessor,
+             cfg: Config) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+    """SMOTE rows added to the training split now; the samplers balance later, per epoch."""
+    method = cfg.data.balance
+    if method != "smote":
+        return train, {"method": method, "applied_to": "training rows, drawn anew each epoch"}
+    train, record = add_smote_rows(*train, prep, cfg.data.smote_neighbors, cfg.train.seed)
+    return train, {"method": method, **record}
 
 
 def _require_columns(frame: pd.DataFrame, wanted: list[str], field_name: str, source: str) -> None:

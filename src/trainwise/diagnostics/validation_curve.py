@@ -28,6 +28,9 @@ def val_below_train(history: list[dict], context: DiagnosisContext,
                        "running averages while validating")
     if context.input_noise:
         reasons.append("input noise or augmentation makes training rows harder than validation rows")
+    if context.mixup:
+        reasons.append(f"mixup (alpha {context.mixup}) trains on blends of row pairs against "
+                       "blended targets, which no network can fit as well as real rows")
     reasons.append("the training loss is an average over the epoch while the weights were still "
                    "improving; the validation loss is measured at the end of it")
     reasons.append(f"the validation split is small ({context.val_rows} rows) and may simply be "

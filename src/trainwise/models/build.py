@@ -21,7 +21,8 @@ def build_model(model_cfg: ModelConfig, n_inputs: int, n_outputs: int) -> nn.Mod
     """
     if model_cfg.name == "mlp":
         model = MLP(n_inputs, n_outputs, model_cfg.hidden, model_cfg.activation,
-                    model_cfg.leaky_relu_slope, model_cfg.dropout, model_cfg.batch_norm)
+                    model_cfg.leaky_relu_slope, model_cfg.dropout, model_cfg.batch_norm,
+                    model_cfg.input_noise)
     else:
         model_class = _import_module_class(model_cfg.name)
         try:

@@ -1,9 +1,12 @@
-"""A multi-layer perceptron: Linear -> [BatchNorm] -> activation -> [Dropout], repeated."""
+"""A multi-layer perceptron: [GaussianNoise], then Linear -> [BatchNorm] -> activation ->
+[Dropout] repeated, then the output Linear."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from trainwise.models.noise import GaussianNoise
 
 
 def make_activation(name: str, leaky_relu_slope: float = 0.01) -> nn.Module:
@@ -24,6 +27,8 @@ class MLP(nn.Module):
         activation: a name from ``config.schema.ACTIVATIONS``.
         dropout: probability of zeroing each hidden unit while training.
         batch_norm: normalise each hidden layer's pre-activations.
+        input_noise: standard deviation of the Gaussian noise added to the inputs while
+            training (0: no noise layer at all).
 
     Example:
         >>> MLP(7, 1, hidden=[32, 32])(torch.zeros(5, 7)).shape
@@ -32,8 +37,11 @@ class MLP(nn.Module):
 
     def __init__(self, n_inputs: int, n_outputs: int, hidden: list[int] = (64, 64),
                  activation: str = "relu", leaky_relu_slope: float = 0.01,
-                 dropout: float = 0.0, batch_norm: bool = False):
+                 dropout: float = 0.0, batch_norm: bool = False, input_noise: float = 0.0):
         super().__init__()
+        # Its own attribute, not layers[0]: parameter names (layers.0.weight...) stay the
+        # same with or without noise, so freeze patterns and init_from work across both.
+        self.noise = GaussianNoise(input_noise) if input_noise > 0 else None
         layers: list[nn.Module] = []
         width = n_inputs
         for size in hidden:
@@ -48,4 +56,6 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, F) -> (N, n_outputs)
+        if self.noise is not None:
+            x = self.noise(x)
         return self.layers(x)

@@ -44,11 +44,14 @@ def epoch_end_steps(history: list[dict], batch_history: list[dict] | None = None
 
 
 def plot_learning_rate(history: list[dict], end_steps: list[int], x_label: str,
-                       path: str | Path, best_epoch: int | None = None) -> Path:
+                       path: str | Path, best_epoch: int | None = None,
+                       step_rates: list[tuple[int, float]] | None = None) -> Path:
     """The learning rate as a staircase over optimizer steps, as a PNG.
 
-    The history holds the rate each epoch trained with (schedules step once per epoch), so
-    each epoch's rate is drawn flat from the end of the previous epoch to the end of its own.
+    The history holds the rate of each epoch's first step (epoch schedules hold it for the
+    whole epoch), so each epoch's rate is drawn flat from the end of the previous epoch to the
+    end of its own. Step schedules (warmup, cyclic, one-cycle) log every step's rate in
+    ``batch_history.csv``; given as ``step_rates``, those are drawn instead.
 
     Args:
         history: the run's per-epoch records (``lr`` in each).
@@ -56,6 +59,7 @@ def plot_learning_rate(history: list[dict], end_steps: list[int], x_label: str,
         x_label: the x axis' name, ``"optimizer step"`` or ``"epoch"``.
         path: the PNG to write.
         best_epoch: the end of that epoch is marked when given.
+        step_rates: ``(step, lr)`` of every optimizer step, when the run logged them.
 
     Returns:
         ``path``.
@@ -66,7 +70,11 @@ def plot_learning_rate(history: list[dict], end_steps: list[int], x_label: str,
     first_epoch = int(history[0]["epoch"])
     start = end_steps[0] - end_steps[0] / first_epoch
     figure, axis = new_figure()
-    axis.stairs(rates, [start, *end_steps], baseline=None, label="learning rate")
+    if step_rates:
+        steps, rates = zip(*step_rates)
+        axis.plot(steps, rates, "-", label="learning rate (per step)")
+    else:
+        axis.stairs(rates, [start, *end_steps], baseline=None, label="learning rate")
     log_scale = log_scale_if_wide(axis, rates)
     epochs = [int(record["epoch"]) for record in history]
     best_x = end_steps[epochs.index(best_epoch)] if best_epoch in epochs else None

@@ -64,10 +64,13 @@ def _plot_jobs(run_dir: RunDirectory) -> dict[str, Callable[[Path], Path]]:
             jobs[f"{key}.png"] = partial(plot_curve, history, key, best_epoch=best_epoch,
                                          label=labels.get(key, key))
         if any(record.get("lr") is not None for record in history):
-            end_steps, unit = epoch_end_steps(history, _read_csv(run_dir, "batch_history.csv"),
-                                              status.get("global_step"))
+            batch_rows = _read_csv(run_dir, "batch_history.csv")
+            end_steps, unit = epoch_end_steps(history, batch_rows, status.get("global_step"))
+            # Step schedules log each step's rate; epoch schedules leave the column out.
+            step_rates = [(int(row["step"]), float(row["lr"])) for row in batch_rows or []
+                          if row.get("lr")]
             jobs["lr.png"] = partial(plot_learning_rate, history, end_steps, unit,
-                                     best_epoch=best_epoch)
+                                     best_epoch=best_epoch, step_rates=step_rates or None)
         if any(record.get("grad_norm") is not None for record in history):
             jobs["grad_norm.png"] = partial(plot_grad_norm, history, best_epoch=best_epoch)
     for split, split_metrics in metrics.items():

@@ -24,6 +24,7 @@ METRIC_LABELS = {
     "accuracy": "accuracy",
     "balanced_accuracy": "balanced accuracy",
     "macro_f1": "macro-F1",
+    "pr_auc": "PR-AUC (macro average precision)",
     "n": "rows",
 }
 DROP_REASONS = {"target_missing": "target missing", "inputs_missing": "inputs missing"}
@@ -114,7 +115,30 @@ def _data_summary(data: dict) -> dict:
                           "counts": [class_counts[split].get(name, 0) for split in splits
                                      if split in class_counts]}
                          for name in classes],
+        "imbalance": _imbalance_notes(data),
     }
+
+
+def _imbalance_notes(data: dict) -> list[str]:
+    """Plain sentences on what was done about class imbalance: balancing, weights, alpha."""
+    notes = []
+    balance = data.get("balance") or {}
+    if balance.get("method") == "smote":
+        added = ", ".join(f"{count} {name}" for name, count in
+                          balance.get("rows_added_by_class", {}).items() if count)
+        notes.append(f"SMOTE added {balance.get('rows_added', 0)} synthetic training rows"
+                     f"{f' ({added})' if added else ''}, {balance.get('neighbors')} neighbours; "
+                     "validation and test rows are untouched.")
+    elif balance.get("method") in ("oversample", "undersample"):
+        how = ("over-sampled: rows drawn with replacement, probability ∝ 1 / class count"
+               if balance["method"] == "oversample"
+               else "under-sampled: every class cut to the smallest class's count")
+        notes.append(f"Training rows {how}, drawn anew every epoch.")
+    for key, label in (("class_weights", "Class weights"), ("focal_alpha", "Focal alpha")):
+        if key in data:
+            values = ", ".join(f"{name} {value:.4g}" for name, value in data[key]["values"].items())
+            notes.append(f"{label}: {values}; applied to {data[key]['applied_to']}.")
+    return notes
 
 
 def _model_summary(summary: dict | None) -> dict | None:
@@ -163,7 +187,8 @@ def _metrics_table(metrics: dict, target: str) -> dict:
 
 def _per_class_tables(metrics: dict) -> list[dict]:
     return [{"split": SPLIT_NAMES.get(split, split),
-             "rows": [{"name": name, **scores}
+             # Runs recorded before PR-AUC have no average precision: show a dash.
+             "rows": [{"name": name, "average_precision": None, **scores}
                       for name, scores in metrics[split]["per_class"].items()]}
             for split in ("test", "val") if "per_class" in metrics.get(split, {})]
 

@@ -1,11 +1,12 @@
-"""Optimizers and learning-rate schedules from the config."""
+"""Optimizers from the config (learning-rate schedules: ``schedules.py``)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from trainwise.config.schema import Config, SchedulerConfig
+from trainwise.config.schema import Config
+from trainwise.training.param_groups import lr_groups
 
 
 def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
@@ -13,13 +14,27 @@ def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
 
     Weight decay (``train.weight_decay``, plus ``model.l2`` when ``l2_as: weight_decay``) applies
     to weight matrices only: decaying biases and norm scales hurts and nobody means it.
+    ``train.param_groups`` give parameters chosen by name their own learning rate; each such
+    group is split into matrices and vectors the same way, the base-rate group first.
+
+    Frozen parameters (``requires_grad`` False) are included: their gradient stays None, so
+    every optimizer skips them, and once unfrozen they train without rebuilding anything.
+
+    Args:
+        model: the network.
+        cfg: the whole config (``train`` and ``model.l2``/``l2_as``).
+
+    Returns:
+        The optimizer; its param_groups each carry their own ``lr`` and ``weight_decay``.
     """
     train = cfg.train
     decay = train.weight_decay + (cfg.model.l2 if cfg.model.l2_as == "weight_decay" else 0.0)
-    matrices = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    vectors = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": matrices, "weight_decay": decay},
-              {"params": vectors, "weight_decay": 0.0}]
+    groups = []
+    for lr, parameters in lr_groups(model, train):
+        groups += [{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": decay,
+                    "lr": lr},
+                   {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0,
+                    "lr": lr}]
     groups = [group for group in groups if group["params"]]
     if train.optimizer == "sgd":
         return _fast(torch.optim.SGD, groups, lr=train.lr, momentum=train.momentum,
@@ -39,25 +54,3 @@ def _fast(optimizer_class, groups, **options) -> torch.optim.Optimizer:
         return optimizer_class(groups, fused=True, **options)
     except (RuntimeError, TypeError, ValueError):
         return optimizer_class(groups, foreach=True, **options)
-
-
-def build_scheduler(optimizer: torch.optim.Optimizer, scheduler_cfg: SchedulerConfig,
-                    epochs: int):
-    """The configured epoch-stepped schedule, or None. ``plateau`` needs the monitored value."""
-    name = scheduler_cfg.name
-    if name == "none":
-        return None
-    if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, scheduler_cfg.step_size,
-                                               scheduler_cfg.gamma)
-    if name == "multistep":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, scheduler_cfg.milestones,
-                                                    scheduler_cfg.gamma)
-    if name == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, scheduler_cfg.gamma)
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, scheduler_cfg.t_max or epochs, eta_min=scheduler_cfg.min_lr)
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=scheduler_cfg.factor, patience=scheduler_cfg.patience,
-        min_lr=scheduler_cfg.min_lr)

@@ -16,10 +16,10 @@ class TrainState:
     """
 
     epoch: int = 0  # epochs completed
-    global_step: int = 0  # optimizer steps taken
+    global_step: int = 0  # optimizer steps taken (one per `accumulate` batches)
     batch_in_epoch: int = 0  # batches done in the current epoch (0 at an epoch boundary)
     history: list[dict] = field(default_factory=list)  # one plain dict per finished epoch
-    batch_history: list[dict] = field(default_factory=list)  # {"step", "epoch", "loss"}
+    batch_history: list[dict] = field(default_factory=list)  # {"step", "epoch", "loss"[, "lr"]}
     stop_training: bool = False  # set by callbacks (early stopping) to end after this epoch
     stop_reason: str | None = None  # why training ended early, in words
     interrupted: bool = False  # set by Ctrl-C (or Stop); the loop ends after the current batch
@@ -30,11 +30,15 @@ class TrainState:
     batch_losses: list[torch.Tensor] = field(default_factory=list)  # this epoch's batch losses
     grad_norm: torch.Tensor | None = None  # gradient norm on this epoch's first batch
     epoch_seconds: float = 0.0  # time spent in this epoch before an interrupt
+    epoch_lr: float | None = None  # the rate of this epoch's first optimizer step (history's lr)
+    batch_lrs: list[float] = field(default_factory=list)  # each step's rate (step schedules)
 
     def reset_epoch_accumulators(self) -> None:
         self.loss_sum = self.metric_sum = None
         self.rows_seen = 0
         self.batch_losses = []
+        self.batch_lrs = []
+        self.epoch_lr = None
         self.grad_norm = None
         self.epoch_seconds = 0.0
 
@@ -54,6 +58,8 @@ class TrainState:
             "batch_losses": self.batch_losses,
             "grad_norm": self.grad_norm,
             "epoch_seconds": self.epoch_seconds,
+            "epoch_lr": self.epoch_lr,
+            "batch_lrs": self.batch_lrs,
         }
 
     @classmethod

@@ -1,4 +1,5 @@
-"""The fit loop: epochs of batches, one optimizer step per batch, callbacks around them.
+"""The fit loop: epochs of batches, one optimizer step per ``accumulate`` batches, callbacks
+around them.
 
 Nothing in the batch loop reads a value back to the host: losses and metrics accumulate as
 device tensors and are read once per epoch in ``end_epoch``.
@@ -6,6 +7,7 @@ device tensors and are read once per epoch in ``end_epoch``.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import torch
@@ -14,9 +16,11 @@ from torch import nn
 from trainwise.callbacks.base import Callback, CallbackList
 from trainwise.training.batches import InMemoryBatches
 from trainwise.training.checkpoint import load_weights_into
+from trainwise.training.mixup import Mixup
 from trainwise.training.penalty import WeightPenalty
 from trainwise.training.rng import capture_rng_state, restore_rng_state
 from trainwise.training.running_metric import RunningMetric
+from trainwise.training.schedules import Schedule
 from trainwise.training.state import TrainState
 
 
@@ -31,12 +35,15 @@ class Trainer:
         epochs: train until this many epochs are complete.
         metric: the headline metric tracked per epoch (mae or accuracy).
         validation: ``(features, targets)`` on the device, or None for no validation.
-        scheduler: an epoch-stepped LR scheduler, or None.
-        scheduler_monitor: the history key a plateau scheduler watches.
+        scheduler: a ``Schedule`` (per-step or per-epoch), a plain epoch-stepped torch
+            scheduler, or None.
+        scheduler_monitor: the history key a plain plateau scheduler watches.
         callbacks: hooks called around epochs and batches (see ``Callback``).
         grad_clip: clip the global gradient norm to this value (None: no clipping).
         penalty: L1/L2 weight penalties added to the training objective.
-        log_batches: keep every batch's loss in ``state.batch_history``.
+        log_batches: keep every optimizer step's loss in ``state.batch_history``.
+        accumulate: batches whose gradients add up to one optimizer step.
+        mixup: mixup's alpha (0: off); see ``Mixup``.
 
     Example:
         >>> from trainwise.training.losses import MSELoss
@@ -55,7 +62,7 @@ class Trainer:
                  scheduler=None, scheduler_monitor: str = "val_loss",
                  callbacks: list[Callback] = (), grad_clip: float | None = None,
                  penalty: WeightPenalty | None = None, log_batches: bool = True,
-                 eval_batch_size: int = 8192):
+                 eval_batch_size: int = 8192, accumulate: int = 1, mixup: float = 0.0):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -63,13 +70,15 @@ class Trainer:
         self.epochs = epochs
         self.metric = metric
         self.validation = validation
-        self.scheduler = scheduler
-        self.scheduler_monitor = scheduler_monitor
+        self.schedule = (scheduler if isinstance(scheduler, Schedule)
+                         else Schedule(scheduler, monitor=scheduler_monitor))
         self.callbacks = CallbackList(callbacks)
         self.grad_clip = grad_clip
         self.penalty = penalty if penalty is not None and penalty.active else None
         self.log_batches = log_batches
         self.eval_batch_size = eval_batch_size
+        self.accumulate = accumulate
+        self.mixup = Mixup(mixup) if mixup > 0 else None
         self.state = TrainState()
 
     # ----------------------------------------------------------------- the loop
@@ -91,13 +100,15 @@ class Trainer:
         if state.batch_in_epoch == 0:
             state.reset_epoch_accumulators()
             self.callbacks.call("on_epoch_begin", self)
+            state.epoch_lr = self.lr  # the history's lr: the rate of the epoch's first step
         started = time.perf_counter()
         self.model.train()
-        for features, targets, weights in self.batches.epoch(state.epoch, skip=state.batch_in_epoch):
-            loss, metric_sum = self.training_step(features, targets, weights)
-            self._accumulate(loss, metric_sum, len(targets))
+        for group in self._step_groups():
+            loss, metric_sum, rows = self.accumulated_step(group)
+            self._accumulate(loss, metric_sum, rows, len(group))
+            self.schedule.after_step()
             self.callbacks.call("on_batch_end", self, loss)
-            if state.interrupted:
+            if state.interrupted:  # checked per optimizer step: no half-summed gradient is lost
                 state.epoch_seconds += time.perf_counter() - started
                 return
         record = self.end_epoch(started)
@@ -105,18 +116,44 @@ class Trainer:
 
     def training_step(self, features: torch.Tensor, targets: torch.Tensor,
                       weights: torch.Tensor | None = None):
-        """Forward, backward, step. Returns the batch loss and metric sum as device tensors."""
-        prediction = self.model(features)
-        loss = self.loss_fn(prediction, targets, weights)
-        objective = loss + self.penalty() if self.penalty else loss
+        """One batch, one optimizer step. Returns the loss and metric sum as device tensors."""
+        loss, metric_sum, _ = self.accumulated_step([(features, targets, weights)])
+        return loss, metric_sum
+
+    def accumulated_step(self, group: list[tuple]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Forward and backward over each ``(x, y, w)`` batch of ``group``, then one step.
+
+        Each batch's loss is scaled by its share of the group's rows, so the summed gradients
+        are those of the mean loss over all the group's rows: ``accumulate`` batches of
+        ``batch_size`` make the same step as one batch of ``accumulate * batch_size``. The
+        weight penalty is added once per step, with the last batch.
+
+        Returns:
+            The group's loss and metric sum (device tensors) and its number of rows.
+        """
+        rows = sum(len(targets) for _, targets, _ in group)
         self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
+        losses, metric_sums = [], []
+        for position, (features, targets, weights) in enumerate(group):
+            prediction, loss = self._forward(features, targets, weights)
+            # Without accumulation the share is 1: skip the multiply (bit-identical, no kernel).
+            scaled = loss if len(targets) == rows else loss * (len(targets) / rows)
+            last = position == len(group) - 1
+            (scaled + self.penalty() if self.penalty and last else scaled).backward()
+            losses.append(scaled.detach())
+            # The metric compares with the batch's own targets, mixup or not.
+            metric_sums.append(self.metric.batch_sum(prediction.detach(), targets))
         self._clip_and_measure_gradients()
         self.optimizer.step()
-        return loss.detach(), self.metric.batch_sum(prediction.detach(), targets)
+        return _sum(losses), _sum(metric_sums), rows
 
     def end_epoch(self, started: float) -> dict:
-        """Validate, read the epoch's numbers once, append the history record, step the schedule."""
+        """Validate, read the epoch's numbers once, append the history record, step the schedule.
+
+        The record's ``lr`` is the rate of the epoch's first optimizer step: the rate of the
+        whole epoch for epoch schedules, its start for step schedules (whose per-step rates
+        are in ``batch_history``).
+        """
         state = self.state
         validation = self.validate()
         # The epoch's one read from the device.
@@ -126,18 +163,20 @@ class Trainer:
         state.batch_in_epoch = 0
         record = {"epoch": state.epoch, "loss": train_loss, self.metric.name: train_metric}
         record.update(validation)
-        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["lr"] = state.epoch_lr
         record["grad_norm"] = grad_norm
         record["epoch_time_s"] = state.epoch_seconds + time.perf_counter() - started
         state.history.append(record)
         if self.log_batches:
-            first_step = state.global_step - len(state.batch_losses) + 1
-            losses = torch.stack(state.batch_losses).tolist()
-            state.batch_history += [{"step": first_step + i, "epoch": state.epoch, "loss": value}
-                                    for i, value in enumerate(losses)]
+            self._log_batches()
         state.reset_epoch_accumulators()
-        self._step_scheduler(record)
+        self.schedule.after_epoch(record)
         return record
+
+    @property
+    def lr(self) -> float:
+        """The current learning rate (of the first parameter group)."""
+        return self.optimizer.param_groups[0]["lr"]
 
     # ----------------------------------------------------------------- helpers
     @torch.inference_mode()
@@ -165,7 +204,8 @@ class Trainer:
         """Clip when asked; record the gradient norm (before clipping) of each epoch's first batch.
 
         One batch per epoch is enough to see gradients explode or vanish, and costs nothing on
-        the other batches.
+        the other batches. With accumulation both happen once per optimizer step, on the
+        summed gradient (the first step's norm is the one recorded).
         """
         first_batch = self.state.batch_in_epoch == 0
         if self.grad_clip:
@@ -176,7 +216,26 @@ class Trainer:
         if first_batch:
             self.state.grad_norm = norm.detach()
 
-    def _accumulate(self, loss: torch.Tensor, metric_sum: torch.Tensor, rows: int) -> None:
+    def _step_groups(self):
+        """The rest of this epoch's batches, ``accumulate`` at a time: one group per step.
+
+        Groups never span epochs, so an epoch's last group may hold fewer batches (and its
+        last batch fewer rows); ``accumulated_step`` weighs them by rows.
+        """
+        batches = self.batches.epoch(self.state.epoch, skip=self.state.batch_in_epoch)
+        while group := list(itertools.islice(batches, self.accumulate)):
+            yield group
+
+    def _forward(self, features: torch.Tensor, targets: torch.Tensor,
+                 weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prediction and loss of one batch; with mixup, of its mixed rows."""
+        if self.mixup is not None:
+            return self.mixup.forward(self.model, self.loss_fn, features, targets, weights)
+        prediction = self.model(features)
+        return prediction, self.loss_fn(prediction, targets, weights)
+
+    def _accumulate(self, loss: torch.Tensor, metric_sum: torch.Tensor, rows: int,
+                    batches: int = 1) -> None:
         state = self.state
         if state.loss_sum is None:
             state.loss_sum = torch.zeros((), device=loss.device)
@@ -185,18 +244,23 @@ class Trainer:
         state.loss_sum += loss * rows
         state.metric_sum += metric_sum
         state.rows_seen += rows
-        state.batch_in_epoch += 1
+        state.batch_in_epoch += batches
         state.global_step += 1
         if self.log_batches:
             state.batch_losses.append(loss)
+            if self.schedule.per_step:
+                state.batch_lrs.append(self.lr)  # before the schedule steps: the rate just used
 
-    def _step_scheduler(self, record: dict) -> None:
-        if self.scheduler is None:
-            return
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(record[self.scheduler_monitor])
-        else:
-            self.scheduler.step()
+    def _log_batches(self) -> None:
+        """The epoch's per-step losses (and rates, for step schedules) into ``batch_history``."""
+        state = self.state
+        first_step = state.global_step - len(state.batch_losses) + 1
+        losses = torch.stack(state.batch_losses).tolist()
+        for i, value in enumerate(losses):
+            row = {"step": first_step + i, "epoch": state.epoch, "loss": value}
+            if state.batch_lrs:
+                row["lr"] = state.batch_lrs[i]
+            state.batch_history.append(row)
 
     # ----------------------------------------------------------------- checkpoints
     def checkpoint_state(self) -> dict:
@@ -204,7 +268,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scheduler": self.schedule.state_dict(),
             "train_state": self.state.state_dict(),
             "callbacks": self.callbacks.state_dict(),
             "rng": capture_rng_state(),
@@ -214,8 +278,12 @@ class Trainer:
         """Take back what ``checkpoint_state`` returned; the RNG last, as it was saved."""
         load_weights_into(self.model, checkpoint["model"], source)
         self.optimizer.load_state_dict(checkpoint["optimizer"])
-        if self.scheduler is not None and checkpoint["scheduler"] is not None:
-            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.schedule.load_state_dict(checkpoint["scheduler"])
         self.state = TrainState.from_state_dict(checkpoint["train_state"])
         self.callbacks.load_state_dict(checkpoint["callbacks"])
         restore_rng_state(checkpoint["rng"])
+
+
+def _sum(values: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of device scalars; one value is returned as is (no extra kernel)."""
+    return values[0] if len(values) == 1 else torch.stack(values).sum()

@@ -7,19 +7,58 @@ import torch
 from trainwise.config.schema import TaskConfig
 from trainwise.training.losses.base import RowLoss
 from trainwise.training.losses.cross_entropy import CrossEntropyLoss
+from trainwise.training.losses.focal import FocalLoss
 from trainwise.training.losses.regression import HuberLoss, MAELoss, MSELoss
+from trainwise.training.losses.topk import TopKLoss
+from trainwise.training.losses.tversky import DiceLoss, TverskyLoss
+from trainwise.training.losses.weighted_sum import WeightedSumLoss
 
-__all__ = ["CrossEntropyLoss", "HuberLoss", "MAELoss", "MSELoss", "RowLoss",
-           "balanced_class_weights", "build_loss"]
+__all__ = ["CrossEntropyLoss", "DiceLoss", "FocalLoss", "HuberLoss", "MAELoss", "MSELoss",
+           "RowLoss", "TopKLoss", "TverskyLoss", "WeightedSumLoss", "balanced_class_weights",
+           "build_loss"]
 
 
-def build_loss(task_cfg: TaskConfig, class_weights: torch.Tensor | None = None) -> RowLoss:
-    """The task's loss. Class weights apply to training and validation loss alike."""
-    if task_cfg.type == "classification":
+def build_loss(task_cfg: TaskConfig, class_weights: torch.Tensor | None = None,
+               focal_alpha: torch.Tensor | None = None) -> RowLoss:
+    """The task's loss: one by name, or a weighted sum for a ``{name: weight}`` mapping.
+
+    Class weights (and focal's alpha) apply to training and validation loss alike.
+
+    Args:
+        task_cfg: the validated task section.
+        class_weights: (classes,) weights for every classification loss, or None.
+        focal_alpha: (classes,) focal alpha factors, or None.
+
+    Returns:
+        A ``RowLoss``; a ``WeightedSumLoss`` unless ``task.loss`` is a single name at weight 1.
+    """
+    terms = task_cfg.loss if isinstance(task_cfg.loss, dict) else {task_cfg.loss: 1.0}
+    losses = {name: (coefficient, _single_loss(name, task_cfg, class_weights, focal_alpha))
+              for name, coefficient in terms.items()}
+    if len(losses) == 1 and next(iter(terms.values())) == 1.0:
+        return next(iter(losses.values()))[1]
+    return WeightedSumLoss(losses)
+
+
+def _single_loss(name: str, task_cfg: TaskConfig, class_weights: torch.Tensor | None,
+                 focal_alpha: torch.Tensor | None) -> RowLoss:
+    """One loss by its config name (names were validated with the config)."""
+    if name == "cross_entropy":
         return CrossEntropyLoss(class_weights, task_cfg.label_smoothing)
-    if task_cfg.loss == "mae":
+    if name == "focal":
+        return FocalLoss(task_cfg.focal_gamma, focal_alpha, class_weights,
+                         task_cfg.label_smoothing)
+    if name == "dice":
+        return DiceLoss(task_cfg.dice_smooth, class_weights)
+    if name == "tversky":
+        return TverskyLoss(task_cfg.tversky_alpha, task_cfg.tversky_beta, task_cfg.dice_smooth,
+                           class_weights)
+    if name == "topk":
+        return TopKLoss(CrossEntropyLoss(class_weights, task_cfg.label_smoothing),
+                        task_cfg.topk_fraction)
+    if name == "mae":
         return MAELoss()
-    if task_cfg.loss == "huber":
+    if name == "huber":
         return HuberLoss(task_cfg.huber_delta)
     return MSELoss()
 
