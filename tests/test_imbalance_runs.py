@@ -13,7 +13,7 @@ import trainwise
 from trainwise.config import load_config
 from trainwise.errors import UserError
 from trainwise.reports.html import render_report
-from tests.helpers import small_config
+from tests.helpers import comparable_history, small_config
 
 
 @pytest.fixture
@@ -26,9 +26,6 @@ def imbalanced_csv(tmp_path):
     frame.to_csv(path, index=False)
     return path
 
-
-def _history(run) -> list[dict]:
-    return [{k: v for k, v in record.items() if k != "epoch_time_s"} for record in run.history]
 
 
 # ----------------------------------------------------------------- config
@@ -76,7 +73,7 @@ def test_ten_plus_ten_equals_twenty_with_balancing(imbalanced_csv, runs_dir, ove
     first = trainwise.fit(config, {**overrides, "train.epochs": 10}, runs_dir=runs_dir,
                           progress=False)
     resumed = trainwise.resume(first.path, epochs=20, runs_dir=runs_dir, progress=False)
-    assert _history(resumed) == _history(straight)
+    assert comparable_history(resumed) == comparable_history(straight)
     assert resumed.metrics == straight.metrics
 
 

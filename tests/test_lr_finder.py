@@ -6,11 +6,10 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 import trainwise
 from trainwise.training.lr_finder import choose_learning_rate, suggest_learning_rates
-from tests.helpers import small_config
+from tests.helpers import assert_same_run, small_config
 
 LRS = list(np.logspace(-7, 1, 100))
 
@@ -77,10 +76,7 @@ def test_train_lr_auto_equals_training_with_the_chosen_rate(regression_csv, runs
     fixed = trainwise.fit(small_config(regression_csv, epochs=4, lr=finder["chosen"]),
                           runs_dir=runs_dir, progress=False)
     # The test put the model, optimizer and RNG back: the run is the same as a fixed rate.
-    strip = lambda run: [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in run.history]  # noqa: E731
-    assert strip(auto) == strip(fixed)
-    for name, tensor in auto.model.state_dict().items():
-        assert torch.equal(tensor, fixed.model.state_dict()[name])
+    assert_same_run(fixed, auto)
 
 
 def test_lr_finder_range_is_validated():

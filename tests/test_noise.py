@@ -8,16 +8,13 @@ import pytest
 import torch
 
 import trainwise
-from tests.helpers import small_config
+from tests.helpers import assert_same_run, comparable_history, small_config
 from trainwise.config import load_config
 from trainwise.diagnostics.context import context_from_run
 from trainwise.errors import UserError
 from trainwise.models import MLP
 from trainwise.models.noise import GaussianNoise
 
-
-def _history(run) -> list[dict]:
-    return [{k: v for k, v in record.items() if k != "epoch_time_s"} for record in run.history]
 
 
 def test_noise_is_added_in_training_mode_only():
@@ -75,12 +72,10 @@ def test_ten_plus_ten_equals_twenty_with_noise(regression_csv, runs_dir):
     straight = trainwise.fit(config, runs_dir=runs_dir, progress=False)
     first_half = trainwise.fit(config, {"train.epochs": 10}, runs_dir=runs_dir, progress=False)
     resumed = trainwise.resume(first_half.path, epochs=20, runs_dir=runs_dir, progress=False)
-    assert _history(resumed) == _history(straight)
-    for name, tensor in straight.model.state_dict().items():
-        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    assert_same_run(straight, resumed)
     # The noise changed training: a run without it follows another path.
     quiet = trainwise.fit(config, {"model.input_noise": 0.0}, runs_dir=runs_dir, progress=False)
-    assert _history(quiet) != _history(straight)
+    assert comparable_history(quiet) != comparable_history(straight)
 
 
 @pytest.mark.parametrize("overrides, expected", [

@@ -21,7 +21,7 @@ from trainwise.training.batches import InMemoryBatches
 from trainwise.training.losses import CrossEntropyLoss
 from trainwise.training.running_metric import RunningMetric
 from trainwise.training.trainer import Trainer
-from tests.helpers import small_config
+from tests.helpers import InterruptAtStep, assert_same_run, comparable_history, small_config
 
 PSEUDO = {"enabled": True, "warmup_epochs": 3, "every_epochs": 4, "rounds": 3,
           "threshold": 0.6, "weight": 0.5}
@@ -215,9 +215,6 @@ def test_nothing_to_pseudo_label_is_an_error(classification_csv):
 
 
 # ---------------------------------------------------------------- exact resume
-def _history(run) -> list[dict]:
-    return [{k: v for k, v in record.items() if k != "epoch_time_s"} for record in run.history]
-
 
 def test_resume_across_a_round_boundary_is_exact(partly_labelled_csv, runs_dir):
     config = pseudo_config(partly_labelled_csv)  # rounds start after epochs 3, 7 and 11
@@ -229,19 +226,8 @@ def test_resume_across_a_round_boundary_is_exact(partly_labelled_csv, runs_dir):
     rounds = [record["pseudo_round"] for record in straight.history]
     assert rounds == [0] * 3 + [1] * 4 + [2] * 4 + [3] * 9
     assert straight.history[-1]["pseudo_labelled"] > 0
-    assert _history(resumed) == _history(straight)
-    for name, tensor in straight.model.state_dict().items():
-        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
-    assert resumed.metrics == straight.metrics
+    assert_same_run(straight, resumed)
 
-
-class InterruptAtStep(Callback):
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_batch_end(self, trainer, loss):
-        if trainer.state.global_step == self.step:
-            trainer.state.interrupted = True
 
 
 def test_interrupt_inside_a_round_then_resume_is_exact(partly_labelled_csv, runs_dir):
@@ -254,7 +240,7 @@ def test_interrupt_inside_a_round_then_resume_is_exact(partly_labelled_csv, runs
                                 callbacks=[InterruptAtStep(step)])
     assert interrupted.status["status"] == "interrupted"
     resumed = trainwise.resume(interrupted.path, runs_dir=runs_dir, progress=False)
-    assert _history(resumed) == _history(straight)
+    assert comparable_history(resumed) == comparable_history(straight)
 
 
 # ---------------------------------------------------------------- the digits example

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 import trainwise
-from trainwise.callbacks import Callback
-from tests.helpers import small_config
-
-
-def _history(run) -> list[dict]:
-    # Wall-clock time is the one field that may differ.
-    return [{k: v for k, v in record.items() if k != "epoch_time_s"} for record in run.history]
-
-
-def _weights(run) -> dict:
-    return {name: tensor.clone() for name, tensor in run.model.state_dict().items()}
-
+from tests.helpers import InterruptAtStep, assert_same_run, comparable_history, small_config
 
 RESUME_CASES = {
     "plain": {},
@@ -36,12 +24,8 @@ def test_ten_plus_ten_equals_twenty(regression_csv, runs_dir, train):
     first_half = trainwise.fit(config, {"train.epochs": 10}, runs_dir=runs_dir, progress=False)
     resumed = trainwise.resume(first_half.path, epochs=20, runs_dir=runs_dir, progress=False)
 
-    assert len(_history(straight)) == len(_history(resumed))
-    assert _history(resumed) == _history(straight)
-    for name, tensor in _weights(straight).items():
-        assert torch.equal(tensor, _weights(resumed)[name]), name
+    assert_same_run(straight, resumed)
     assert resumed.status["stop_reason"] == straight.status["stop_reason"]
-    assert resumed.metrics == straight.metrics
 
 
 def test_resume_keeps_the_learning_rate(regression_csv, runs_dir):
@@ -52,16 +36,6 @@ def test_resume_keeps_the_learning_rate(regression_csv, runs_dir):
     lrs = [record["lr"] for record in resumed.history]
     assert lrs == pytest.approx([0.01 * 0.5 ** epoch for epoch in range(8)])
 
-
-class InterruptAtStep(Callback):
-    """Acts like Ctrl-C arriving in the middle of an epoch."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_batch_end(self, trainer, loss):
-        if trainer.state.global_step == self.step:
-            trainer.state.interrupted = True
 
 
 def test_interrupt_mid_epoch_then_resume_equals_straight(regression_csv, runs_dir):
@@ -75,7 +49,7 @@ def test_interrupt_mid_epoch_then_resume_equals_straight(regression_csv, runs_di
     assert len(interrupted.history) == 2
     resumed = trainwise.resume(interrupted.path, runs_dir=runs_dir, progress=False)
     assert resumed.status["status"] == "finished"
-    assert _history(resumed) == _history(straight)
+    assert comparable_history(resumed) == comparable_history(straight)
 
 
 def test_resume_an_interrupted_run_in_the_store(regression_csv, runs_dir):

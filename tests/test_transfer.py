@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 import trainwise
-from tests.helpers import small_config
+from tests.helpers import InterruptAtStep, assert_same_run, comparable_history, small_config
 from trainwise.callbacks import Callback
 from trainwise.config import load_config
 from trainwise.errors import UserError
@@ -42,9 +42,6 @@ class Snapshots(Callback):
 def _parameters(model) -> dict:
     return {name: p.detach().cpu().clone() for name, p in model.named_parameters()}
 
-
-def _history(run) -> list[dict]:
-    return [{k: v for k, v in record.items() if k != "epoch_time_s"} for record in run.history]
 
 
 def _fit(config, overrides, runs_dir, callbacks=()):
@@ -240,20 +237,8 @@ def test_resume_with_an_unfreeze_schedule_equals_straight(regression_csv, runs_d
     straight = _fit(config, None, runs_dir)
     first_half = _fit(config, {"train.epochs": 10}, runs_dir)
     resumed = trainwise.resume(first_half.path, epochs=20, runs_dir=runs_dir, progress=False)
-    assert _history(resumed) == _history(straight)
-    for name, tensor in straight.model.state_dict().items():
-        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    assert_same_run(straight, resumed)
 
-
-class InterruptAtStep(Callback):
-    """Acts like Ctrl-C arriving in the middle of an epoch."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_batch_end(self, trainer, loss):
-        if trainer.state.global_step == self.step:
-            trainer.state.interrupted = True
 
 
 def test_interrupt_in_the_unfreeze_epoch_then_resume_equals_straight(regression_csv,
@@ -265,4 +250,4 @@ def test_interrupt_in_the_unfreeze_epoch_then_resume_equals_straight(regression_
     interrupted = _fit(config, None, runs_dir, [InterruptAtStep(30)])
     assert interrupted.status["status"] == "interrupted"
     resumed = trainwise.resume(interrupted.path, runs_dir=runs_dir, progress=False)
-    assert _history(resumed) == _history(straight)
+    assert comparable_history(resumed) == comparable_history(straight)
