@@ -103,8 +103,7 @@ def _data_summary(data: dict) -> dict:
         "n_features": data.get("n_features"),
         "numeric_columns": data.get("numeric_columns", []),
         "categorical_columns": list(data.get("categorical_columns", {})),
-        "splits": [{"name": SPLIT_NAMES.get(split, split), "rows": rows[split]}
-                   for split in splits],
+        "splits": [(SPLIT_NAMES.get(split, split), rows[split]) for split in splits],
         "missing": sorted(data.get("missing_by_column", {}).items(), key=lambda item: -item[1]),
         "missing_handling": data.get("missing_handling"),
         "dropped": [(DROP_REASONS.get(reason, reason), count)
