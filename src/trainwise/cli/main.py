@@ -49,6 +49,9 @@ def cli() -> None:
     trainwise resume RUN --epochs 200               continue a run exactly
     trainwise predict RUN --input new.csv --output predictions.csv
     trainwise runs                                  list runs
+    trainwise diagnose RUN / report RUN             what the curves say; one HTML page
+    trainwise compare a.yaml b.yaml                 train both, overlay their curves
+    trainwise lr-find CONFIG                        suggest a learning rate
     """
 
 
