@@ -13,8 +13,7 @@ from trainwise.training.losses import CrossEntropyLoss, MSELoss
 from trainwise.training.mixup import Mixup
 from trainwise.training.running_metric import RunningMetric
 from trainwise.training.trainer import Trainer
-from tests.helpers import small_config
-from tests.test_resume import _history, _weights
+from tests.helpers import assert_same_run, small_config
 
 
 class Recorder(nn.Module):
@@ -118,9 +117,7 @@ def test_mixup_run_records_it_and_resumes_exactly(classification_csv, runs_dir):
     assert 0.0 <= straight.history[-1]["accuracy"] <= 1.0
     first_half = trainwise.fit(config, {"train.epochs": 10}, runs_dir=runs_dir, progress=False)
     resumed = trainwise.resume(first_half.path, epochs=20, runs_dir=runs_dir, progress=False)
-    assert _history(resumed) == _history(straight)
-    for name, tensor in _weights(straight).items():
-        assert torch.equal(tensor, _weights(resumed)[name]), name
+    assert_same_run(straight, resumed)
 
 
 def test_mixup_changes_what_training_sees(regression_csv, runs_dir):
