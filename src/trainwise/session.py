@@ -107,9 +107,28 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
     """
     merged = {**parse_overrides(overrides), **{k.replace("__", "."): v for k, v in keyword_overrides.items()}}
     cfg = load_config(config, merged)
-    _seed(cfg)
+    return open_session(cfg, runs_dir, progress, list(callbacks)).train()
+
+
+def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
+                 callbacks: list[Callback] = (), data: PreparedData | None = None) -> Session:
+    """Check everything, create the run directory with its opening record, and assemble the
+    session that trains it (``fit`` is this and ``train()``; a batched sweep drives several).
+
+    Args:
+        cfg: the validated config.
+        runs_dir: where the run directory and the run store go.
+        progress: show the progress bar.
+        callbacks: the user's callbacks.
+        data: data already prepared for this very config (a sweep shares one copy), or None.
+
+    Raises:
+        UserError: bad config, data or starting weights (nothing is written then).
+    """
+    seed_everything(cfg)
     source_prep, init_weights = _init_from(cfg, runs_dir)
-    data = _prepare_data(cfg, source_prep)
+    if data is None:
+        data = prepare_run_data(cfg, source_prep)
     _check_class_factors(cfg, data.preprocessor.classes)
     device = _device(cfg.train.device)
     model = build_model(cfg.model, data.arrays["train"][0].shape[1], data.preprocessor.n_outputs,
@@ -131,13 +150,12 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
         run_dir.write_json(INIT_REPORT_FILE, init_report)
         if progress:
             print(describe_init_report(init_report), file=sys.stderr)
-    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
+    session = Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
                        list(callbacks))
     # Written once the session has resolved the class weights: they belong in the record.
     run_dir.write_json("data_summary.json", {**data.summary, **session.loss_notes()})
-    run_dir.write_json("manifest.json", {**run_dir.read_json("manifest.json"),
-                                         "training_path": session.training_path})
-    return session.train()
+    session.record_manifest({"training_path": session.training_path})
+    return session
 
 
 def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | Path = "runs",
@@ -157,7 +175,7 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
     cfg = load_config(raw, {"train.epochs": epochs} if epochs else None)
     checkpoint = load_checkpoint(run_dir.checkpoints / "last.pt")
     _require_resumable(checkpoint, run_dir.checkpoints / "last.pt")
-    _seed(cfg)
+    seed_everything(cfg)
     saved_prep = Preprocessor.from_dict(run_dir.read_json("preprocessing.json"))
     data = prepare_data(cfg, saved_prep)
     recorded = run_dir.read_json("manifest.json")["data_fingerprint"]
@@ -169,7 +187,7 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
     device = _device(cfg.train.device)
     model = build_model(cfg.model, len(saved_prep.feature_names), saved_prep.n_outputs,
                         saved_prep.is_probabilistic).to(device)
-    session = _Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
+    session = Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
                        list(callbacks))
     session.trainer.load_checkpoint_state(checkpoint, f"'{run_dir.checkpoints / 'last.pt'}'")
     if epochs is not None and epochs <= session.trainer.state.epoch:
@@ -179,7 +197,7 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
 
 
 @dataclass
-class _Session:
+class Session:
     """The pieces of one training session, assembled into a Trainer, and the record it leaves."""
 
     cfg: Config
@@ -195,18 +213,39 @@ class _Session:
         self.trainer = self._build_trainer()
 
     def train(self) -> Run:
+        """Train (or continue) the run and leave its complete record; returns the Run."""
+        self.begin()
+        try:
+            with stop_on_interrupt(self.trainer.state):
+                self.trainer.fit()
+        except BaseException:
+            self.fail()
+            raise
+        return self.conclude()
+
+    def begin(self) -> None:
+        """Mark the run as running, in its files and in the store."""
         self.store.upsert_run(self.run_dir.run_id, name=self.cfg.name, task=self.cfg.task.type,
                               path=str(self.run_dir.path.resolve()), status="running")
         self._write_status("running")
         if not self.run_dir.exists("baselines.json"):
             self.run_dir.write_json("baselines.json", self._baselines())
-        try:
-            with stop_on_interrupt(self.trainer.state):
-                state = self.trainer.fit()
-        except BaseException:
-            self._write_status("failed")
-            self.store.upsert_run(self.run_dir.run_id, status="failed")
-            raise
+
+    def fail(self) -> None:
+        """Mark the run as failed (training raised)."""
+        self._write_status("failed")
+        self.store.upsert_run(self.run_dir.run_id, status="failed")
+
+    def record_manifest(self, fields: dict) -> None:
+        """Add ``fields`` to the run's manifest.json."""
+        self.run_dir.write_json("manifest.json", {**self.run_dir.read_json("manifest.json"),
+                                                  **fields})
+
+    def conclude(self) -> Run:
+        """The record of a session whose training has ended: history, and then the status,
+        weights, metrics, plots and findings of a run that completed, or the status of one
+        that was stopped or interrupted."""
+        state = self.trainer.state
         self._write_history()
         if state.interrupted:
             # A Stop (RunControl) is the user's decision; Ctrl-C or a kill is not.
@@ -451,7 +490,7 @@ def _init_from(cfg: Config, runs_dir) -> tuple[Preprocessor | None, dict | None]
     return Preprocessor.from_dict(source.read_json("preprocessing.json")), weights
 
 
-def _prepare_data(cfg: Config, source_prep: Preprocessor | None) -> PreparedData:
+def prepare_run_data(cfg: Config, source_prep: Preprocessor | None) -> PreparedData:
     """``prepare_data``, reusing ``model.init_from``'s preprocessing as the mode asks.
 
     Strict (fine-tuning) reuses all of it; partial (transfer learning) only the input side,
@@ -540,7 +579,7 @@ def find_lr(cfg: Config, data: PreparedData, model, device) -> LRFinderResult:
     probe_cfg.train.lr = DEFAULT_LR  # replaced step by step by the test's own ramp
     finder = cfg.train.lr_finder
     with tempfile.TemporaryDirectory() as scratch:
-        probe = _Session(probe_cfg, data, model, device, RunDirectory.create(scratch, "probe"),
+        probe = Session(probe_cfg, data, model, device, RunDirectory.create(scratch, "probe"),
                          _store(scratch), False, [])
         return lr_range_test(probe.trainer, finder.start_lr, finder.end_lr, finder.steps,
                              finder.rule)
@@ -554,9 +593,9 @@ def probe_lr(config: str | Path | dict | Config, overrides: list[str] | dict | N
         The validated config and the test's result (curve, suggestions, chosen rate).
     """
     cfg = load_config(config, overrides)
-    _seed(cfg)
+    seed_everything(cfg)
     source_prep, init_weights = _init_from(cfg, runs_dir)
-    data = _prepare_data(cfg, source_prep)
+    data = prepare_run_data(cfg, source_prep)
     device = _device(cfg.train.device)
     model = build_model(cfg.model, data.arrays["train"][0].shape[1], data.preprocessor.n_outputs,
                         data.preprocessor.is_probabilistic)
@@ -584,7 +623,7 @@ def _require_resumable(checkpoint, path: Path) -> None:
                         "To start from its weights instead, make a new run with model.init_from.")
 
 
-def _seed(cfg: Config) -> None:
+def seed_everything(cfg: Config) -> None:
     torch.manual_seed(cfg.train.seed)
     if cfg.train.deterministic:
         # cuBLAS needs a fixed workspace for deterministic results; must be set before CUDA starts.

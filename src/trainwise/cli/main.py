@@ -22,6 +22,7 @@ from trainwise.cli.runs import runs
 from trainwise.cli.serve import serve
 from trainwise.cli.sample_rasters import sample_rasters
 from trainwise.cli.show import show
+from trainwise.cli.sweep import sweep
 from trainwise.cli.train import train
 from trainwise.cli.verify_origin import verify_origin
 from trainwise.errors import UserError
@@ -56,6 +57,7 @@ def cli() -> None:
     trainwise runs                                  list runs
     trainwise diagnose RUN / report RUN             what the curves say; one HTML page
     trainwise compare a.yaml b.yaml                 train both, overlay their curves
+    trainwise sweep CONFIG --grid train.lr=0.01,0.001 --seeds 3   many runs, ranked
     trainwise lr-find CONFIG                        suggest a learning rate
     trainwise serve                                 the live dashboard in the browser
     trainwise verify-origin ISO.tif --samples s.csv check claimed origins against an isoscape
@@ -66,7 +68,7 @@ def cli() -> None:
 
 
 for command in (train, resume, predict, evaluate, lr_find, runs, show, diagnose, report, compare,
-                serve,
+                serve, sweep,
                 datasets, verify_origin, make_region, sample_rasters, isoscape):
     cli.add_command(command)
 

@@ -26,19 +26,10 @@ class RunDirectory:
     @classmethod
     def create(cls, runs_dir: str | Path, name: str) -> RunDirectory:
         """Make a new, uniquely named run folder under ``runs_dir``."""
-        stem = f"{datetime.now():%Y%m%d-%H%M%S}-{_slug(name)}"
-        runs_dir = Path(runs_dir)
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        for attempt in range(1, 1000):
-            path = runs_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            (path / "checkpoints").mkdir()
-            (path / "plots").mkdir()
-            return cls(path)
-        raise RuntimeError(f"could not create a run folder under {runs_dir}")
+        path = unique_folder(runs_dir, name)
+        (path / "checkpoints").mkdir()
+        (path / "plots").mkdir()
+        return cls(path)
 
     @property
     def run_id(self) -> str:
@@ -94,6 +85,21 @@ def resolve_run(reference: str | Path, runs_dir: str | Path = "runs") -> RunDire
     problem = "matches several runs" if matches else "is not a run directory or run id"
     raise UserError(f"run '{reference}' {problem} (looked in '{runs_dir}'); recent runs: "
                     f"{known}. Give a run's path or its full id (see `trainwise runs`).")
+
+
+def unique_folder(parent: str | Path, name: str) -> Path:
+    """Make a new folder ``<date>-<time>-<name>`` under ``parent`` (``-2``, ``-3`` if taken)."""
+    stem = f"{datetime.now():%Y%m%d-%H%M%S}-{_slug(name)}"
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        path = parent / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise RuntimeError(f"could not create a folder under {parent}")
 
 
 def _slug(name: str) -> str:

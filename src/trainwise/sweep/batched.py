@@ -1,0 +1,221 @@
+"""Train the members of a sweep as one batched model, each keeping the record of its own run.
+
+Every member is a full ``Session`` (its run directory, callbacks, early stopping, checkpoints,
+history), but none of them runs its own loop: ``BatchedTraining`` takes one batched fused
+step for all members per batch, validates them together, reads the epoch's numbers once, and
+then hands each member its epoch record and calls that member's callbacks as its own
+``Trainer`` would. Before the callbacks run, the member's weights, batch norm statistics and
+optimizer state are copied into its own model and optimizer, so its checkpoints, best weights
+and ``last.pt`` are those of an ordinary run: a member resumes alone with ``trainwise resume``.
+
+A member that stops (early stopping, a Stop request) is frozen: its row no longer changes.
+Per-batch hooks run once per epoch here (after the epoch's last batch), and a Ctrl-C ends
+training at the end of the current epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from trainwise.fused.step import BatchedFusedStep, optimizer_options
+from trainwise.session import Session
+from trainwise.training.interrupt import stop_on_interrupt
+from trainwise.training.running_metric import RunningMetric
+from trainwise.training.state import TrainState
+
+
+class BatchedTraining:
+    """K member sessions of one architecture, trained as one batched model.
+
+    Args:
+        sessions: the members' sessions (``open_session``), whose configs differ only where
+            ``sweep.plan.batch_problem`` allows, all on the fused path.
+    """
+
+    def __init__(self, sessions: list[Session]):
+        self.sessions = sessions
+        self.trainers = [session.trainer for session in sessions]
+        first = self.trainers[0]
+        options = [optimizer_options(session.cfg) for session in sessions]
+        self.step = BatchedFusedStep.from_config(
+            [session.model for session in sessions], sessions[0].cfg, first.loss_fn,
+            lr=[option["lr"] for option in options],
+            weight_decay=[option["weight_decay"] for option in options])
+        self.active = [True] * len(sessions)
+        # One seed for all: one data order, so the rows are shared instead of stacked.
+        self.shared_order = len({trainer.batches.seed for trainer in self.trainers}) == 1
+        self.interrupt = TrainState()  # Ctrl-C sets its flag (stop_on_interrupt)
+        # Called after every epoch with the number of members still training (progress).
+        self.on_epoch: Callable[[int], object] | None = None
+
+    def fit(self) -> None:
+        """Train every member until its epochs are done or it stops; record each as it goes."""
+        for trainer in self.trainers:
+            trainer.state.stop_training, trainer.state.stop_reason = False, None
+            trainer.callbacks.call("on_train_begin", trainer)
+        with stop_on_interrupt(self.interrupt):
+            while any(self.active):
+                self._epoch()
+                if self.on_epoch is not None:
+                    self.on_epoch(sum(self.active))
+                if self.interrupt.interrupted:
+                    break
+        for trainer in self.trainers:
+            trainer.state.interrupted |= self.interrupt.interrupted
+            trainer.callbacks.call("on_train_end", trainer)
+
+    # ----------------------------------------------------------------- one epoch
+    def _epoch(self) -> None:
+        members = [k for k, flag in enumerate(self.active) if flag]
+        for k in members:
+            trainer = self.trainers[k]
+            trainer.state.reset_epoch_accumulators()
+            trainer.callbacks.call("on_epoch_begin", trainer)
+            trainer.state.epoch_lr = trainer.lr
+        self._take_member_rates()
+        started = time.perf_counter()
+        epoch = self.trainers[members[0]].state.epoch
+        first = self.trainers[0]
+        per_step_schedule = first.schedule.per_step
+        loss_sum = metric_sum = grad_norm = None
+        rows, step_losses, step_lrs = 0, [], []
+        for position, (features, targets, weights) in enumerate(self._batches(epoch)):
+            losses, prediction = self.step(features, targets, weights,
+                                           measure_grad_norm=position == 0)  # (K,), (K, B, out)
+            count = targets.shape[-1]
+            sums = member_metric_sums(first.metric, prediction, targets)
+            if loss_sum is None:
+                loss_sum, metric_sum = losses * count, sums.float()
+                grad_norm = self.step.grad_norm.clone()
+            else:
+                loss_sum += losses * count
+                metric_sum += sums
+            rows += count
+            if first.log_batches:
+                step_losses.append(losses)
+            if per_step_schedule:
+                step_lrs.append([trainer.lr for trainer in self.trainers])
+                for k in members:
+                    self.trainers[k].schedule.after_step()
+                self._take_member_rates()
+        validation = self._validate()  # (2, K) or None
+        numbers = [loss_sum / rows, metric_sum / rows, grad_norm.reshape(-1)]
+        if validation is not None:
+            numbers += list(validation)
+        # The epoch's one read from the device, for every member at once.
+        values = torch.stack(numbers).tolist()  # (2 or 4 + 1, K)
+        losses_by_step = torch.stack(step_losses).T.tolist() if step_losses else None  # (K, S)
+        seconds = time.perf_counter() - started
+        for k in members:
+            self._end_member_epoch(k, [row[k] for row in values], seconds,
+                                   losses_by_step[k] if losses_by_step else None,
+                                   [lrs[k] for lrs in step_lrs])
+        self.step.set_active(self.active)
+
+    def _batches(self, epoch: int):
+        """The epoch's batches: shared (B, F) rows, or each member's own rows stacked (K, B, F)."""
+        if self.shared_order:
+            yield from self.trainers[0].batches.epoch(epoch)
+            return
+        for parts in zip(*(trainer.batches.epoch(epoch) for trainer in self.trainers)):
+            features, targets, weights = zip(*parts)
+            yield (torch.stack(features), torch.stack(targets),
+                   None if weights[0] is None else torch.stack(weights))
+
+    @torch.inference_mode()
+    def _validate(self) -> torch.Tensor | None:
+        """(2, K): each member's validation loss and metric, on the device; None without."""
+        first = self.trainers[0]
+        if first.validation is None:
+            return None
+        features, targets = first.validation
+        size = first.eval_batch_size
+        prediction = torch.cat([self.step.predict(features[start:start + size])
+                                for start in range(0, len(features), size)], dim=1)  # (K, N, out)
+        # The members' own loss function and metric, as their Trainer would score them.
+        values = [torch.stack([first.loss_fn(member_prediction, targets),
+                               first.metric.value(member_prediction, targets)])
+                  for member_prediction in prediction]
+        return torch.stack(values, dim=1)
+
+    def _end_member_epoch(self, k: int, values: list[float], seconds: float,
+                          step_losses: list[float] | None, step_lrs: list[float]) -> None:
+        """Give member k its epoch as ``Trainer.end_epoch`` would, then run its callbacks."""
+        trainer, state = self.trainers[k], self.trainers[k].state
+        steps = len(step_losses) if step_losses is not None else len(trainer.batches)
+        state.epoch += 1
+        state.global_step += steps
+        record = {"epoch": state.epoch, "loss": values[0], trainer.metric.name: values[1]}
+        if len(values) > 3:
+            record.update({"val_loss": values[3], f"val_{trainer.metric.name}": values[4]})
+        record.update({"lr": state.epoch_lr, "grad_norm": values[2], "epoch_time_s": seconds})
+        state.history.append(record)
+        if step_losses is not None:
+            first_step = state.global_step - steps + 1
+            for offset, loss in enumerate(step_losses):
+                row = {"step": first_step + offset, "epoch": state.epoch, "loss": loss}
+                if step_lrs:
+                    row["lr"] = step_lrs[offset]
+                state.batch_history.append(row)
+        trainer.schedule.after_epoch(record)
+        self._give_member_its_weights(k)
+        state.interrupted = state.interrupted or self.interrupt.interrupted
+        trainer.callbacks.call("on_batch_end", trainer, torch.tensor(values[0]))
+        trainer.callbacks.call("on_epoch_end", trainer, record)
+        if trainer.finishing:
+            self.active[k] = False
+
+    # ----------------------------------------------------------------- member state
+    def _take_member_rates(self) -> None:
+        """The members' schedules set their own optimizers' rates (and momentum); copy them."""
+        for group, trainer in zip(self.step.optimizer.param_groups, self.trainers):
+            source = trainer.optimizer.param_groups[0]
+            for key in ("lr", "betas", "momentum"):
+                if key in source and key in group and group[key] != source[key]:
+                    group[key] = source[key]
+
+    def _give_member_its_weights(self, k: int) -> None:
+        """Member k's weights, batch norm statistics and optimizer state into its own model."""
+        fused = self.trainers[k].fused_step
+        fused.flat.copy_(self.step.flat[k])
+        buffers = dict(fused.model.named_buffers())
+        for name, stacked in self.step.buffers.items():
+            buffers[name].copy_(stacked[k])
+        copy_member_optimizer_state(self.step.optimizer, k, fused.optimizer, fused.layout.n_matrix)
+
+
+def copy_member_optimizer_state(source, member: int, target: torch.optim.Optimizer,
+                                split: int) -> None:
+    """Member ``member``'s moments and step count from a ``MemberOptimizer`` into the single
+    model's fused optimizer (groups: matrices ``[:split]``, then vectors ``[split:]``)."""
+    names = ("momentum_buffer",) if source.kind == "sgd" else ("exp_avg", "exp_avg_sq")
+    pieces = (slice(None, split), slice(split, None))
+    for group, piece in zip(target.param_groups, pieces):
+        parameter = group["params"][0]
+        state = target.state[parameter]
+        for name, block in zip(names, source.blocks):
+            _copy_into(state, name, block[member, piece])
+        if source.kind != "sgd":
+            _copy_into(state, "step", source.steps[member])
+
+
+def _copy_into(state: dict, name: str, value: torch.Tensor) -> None:
+    if name in state:
+        state[name].copy_(value)
+    else:
+        state[name] = value.clone()
+
+
+def member_metric_sums(metric: RunningMetric, prediction: torch.Tensor,
+                       targets: torch.Tensor) -> torch.Tensor:
+    """Each member's metric sum over a batch: (K, B, out) predictions -> (K,).
+
+    The sums ``RunningMetric.batch_sum`` makes for one model (correct rows, or absolute errors
+    in target units), per member; targets are (B,) shared or (K, B).
+    """
+    if metric.name == "accuracy":
+        return (prediction.argmax(dim=-1) == targets).sum(-1)
+    return (prediction.squeeze(-1) - targets).abs().sum(-1) * metric.scale

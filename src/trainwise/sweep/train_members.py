@@ -1,0 +1,106 @@
+"""Train a sweep's members by its plan: as one batched model, one after another, or in
+worker processes. Each member leaves an ordinary run directory whose manifest names the sweep.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from trainwise.config.load import load_config
+from trainwise.config.schema import Config
+from trainwise.fused import fused_eligibility
+from trainwise.models.build import build_model
+from trainwise.run import Run
+from trainwise.session import open_session, prepare_run_data, seed_everything
+from trainwise.sweep.batched import BatchedTraining
+from trainwise.sweep.grid import SweepMember
+from trainwise.sweep.plan import Plan
+from trainwise.tracking.run_dir import RunDirectory
+from trainwise.training.losses import build_loss
+
+
+def fused_problem(cfg: Config) -> str | None:
+    """Why the fused step cannot train ``cfg``'s model (the batched step needs it), or None."""
+    if cfg.train.fused == "off":
+        return "train.fused: off"
+    seed_everything(cfg)
+    data = prepare_run_data(cfg, None)
+    model = build_model(cfg.model, data.arrays["train"][0].shape[1], data.preprocessor.n_outputs,
+                        data.preprocessor.is_probabilistic)
+    verdict = fused_eligibility(model, cfg, build_loss(cfg.task, None, None))
+    return None if verdict else verdict.reason
+
+
+def train_members(members: list[SweepMember], plan: Plan, sweep_id: str, runs_dir: Path,
+                  workers: int, progress: bool) -> list[Run]:
+    """Every member's finished (or stopped) run, in member order."""
+    if plan.mode == "batched":
+        return _batched(members, plan, sweep_id, runs_dir, progress)
+    if plan.mode == "parallel":
+        return _parallel(members, sweep_id, runs_dir, workers)
+    runs = []
+    for member in tqdm(members, desc="sweep", unit="run", disable=not progress):
+        runs.append(_train_one(member.config, runs_dir, _member_record(member, sweep_id, len(members)),
+                               progress=False))
+    return runs
+
+
+def _batched(members: list[SweepMember], plan: Plan, sweep_id: str, runs_dir: Path,
+             progress: bool) -> list[Run]:
+    """All members as one ``BatchedTraining``; the data is prepared once for all of them."""
+    first = open_session(members[0].config, runs_dir, progress=False)
+    sessions = [first] + [open_session(member.config, runs_dir, progress=False, data=first.data)
+                          for member in members[1:]]
+    for member, session in zip(members, sessions):
+        session.record_manifest({
+            "training_path": {"path": "batched", "reason": plan.reason},
+            **_member_record(member, sweep_id, len(members))})
+        session.begin()
+    training = BatchedTraining(sessions)
+    with tqdm(total=sessions[0].trainer.epochs, desc="sweep (batched)", unit="epoch",
+              disable=not progress) as bar:
+        training.on_epoch = lambda active: (bar.update(1), bar.set_postfix(training=active))
+        try:
+            training.fit()
+        except BaseException:
+            for session in sessions:
+                session.fail()
+            raise
+    return [session.conclude() for session in sessions]
+
+
+def _parallel(members: list[SweepMember], sweep_id: str, runs_dir: Path,
+              workers: int) -> list[Run]:
+    """Separate runs in ``workers`` processes, each with its share of the CPU threads."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # spawn: a forked child would inherit torch's thread pools and locks mid-state.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_train_in_process, member.config.model_dump(mode="json"),
+                               str(runs_dir), _member_record(member, sweep_id, len(members)),
+                               threads) for member in members]
+        paths = [future.result() for future in futures]
+    return [Run(RunDirectory(path)) for path in paths]
+
+
+def _train_in_process(raw_config: dict, runs_dir: str, record: dict, threads: int) -> str:
+    torch.set_num_threads(threads)
+    return str(_train_one(load_config(raw_config), Path(runs_dir), record, progress=False).path)
+
+
+def _train_one(cfg: Config, runs_dir: Path, record: dict, progress: bool) -> Run:
+    session = open_session(cfg, runs_dir, progress=progress)
+    session.record_manifest(record)
+    return session.train()
+
+
+def _member_record(member: SweepMember, sweep_id: str, size: int) -> dict:
+    """What a member's manifest says of its sweep."""
+    return {"sweep": {"id": sweep_id, "member": member.index, "members": size,
+                      "point": member.point, "values": member.values, "seed": member.seed}}
