@@ -36,6 +36,10 @@ TOOLS = {tool.name: tool for tool in (
     Tool("trainwise", "peers.trainwise_runner",
          "trainwise.fit(config): the full train path (callbacks, history, checkpoints, "
          "run record, plots, diagnosis)", options={"mode": "fit"}),
+    Tool("trainwise-batched", "peers.trainwise_runner",
+         "trainwise.sweep(config, {train.lr: [...]}): a sweep's runs as one batched model, "
+         "each a full run record (the plots are left to `trainwise report`)",
+         options={"mode": "fit", "trainwise_sweep": "batched"}),
     Tool("trainwise-trainer", "peers.trainwise_runner",
          "trainwise's bare Trainer: in-memory batches, fused Adam, no callbacks, no record",
          options={"mode": "trainer"}),

@@ -11,8 +11,9 @@ tool trains the same number of epochs, and the progress bar is off, like the pee
 ``InMemoryBatches`` with trainwise's optimizer (fused Adam), no callbacks, no files.
 
 Sweeps: ``SWEEP_RUNNERS`` maps a name to a function ``(data, job) -> list[dict]``; the
-runner's ``--trainwise-sweep NAME`` picks one (default "sequential": one fit per rate). A
-batched sweep (all rates as one model) plugs in by adding its function here.
+runner's ``--trainwise-sweep NAME`` (or a tool's ``trainwise_sweep`` option) picks one:
+"sequential", one ``trainwise.fit`` per rate, or "batched", ``trainwise.sweep`` training all
+rates as one batched model (each rate still a full run with its own record).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 import trainwise
+from trainwise.sweep import sweep
 from trainwise.callbacks import Callback
 from trainwise.config.schema import Config
 from trainwise.models.build import build_model
@@ -51,12 +53,27 @@ def train_sweep(data: Data, job: Job) -> list[dict]:
 
 
 def sweep_sequential(data: Data, job: Job) -> list[dict]:
-    """One ``trainwise.fit`` per rate, one after another, into one runs folder (one store)."""
-    runs_dir = Path(job.scratch) / "runs"
-    return [_full_fit(data, job, lr, runs_dir) for lr in job.lrs]
+    """``trainwise.sweep`` over the rates, one full run after another (``mode: sequential``)."""
+    return _sweep(data, job, "sequential")
 
 
-SWEEP_RUNNERS: dict[str, Callable[[Data, Job], list[dict]]] = {"sequential": sweep_sequential}
+def sweep_batched(data: Data, job: Job) -> list[dict]:
+    """``trainwise.sweep`` over the rates: one batched model, one run record per rate."""
+    return _sweep(data, job, "batched")
+
+
+def _sweep(data: Data, job: Job, mode: str) -> list[dict]:
+    result = sweep(config(job, job.lrs[0]), {"train.lr": list(job.lrs)}, mode=mode,
+                   runs_dir=Path(job.scratch) / "runs", progress=False)
+    return [{"val_loss": run.history[-1]["val_loss"],
+             "device": run.run_dir.read_json("manifest.json")["device"],
+             "epochs_run": len(run.history),
+             "same_init": _same_start(run, data.weights) if lr == job.lrs[0] else None}
+            for lr, run in zip(job.lrs, result.runs)]
+
+
+SWEEP_RUNNERS: dict[str, Callable[[Data, Job], list[dict]]] = {"sequential": sweep_sequential,
+                                                                "batched": sweep_batched}
 
 
 def config(job: Job, lr: float) -> dict:
@@ -98,6 +115,15 @@ def _full_fit(data: Data, job: Job, lr: float, runs_dir: Path) -> dict:
     history = run.history
     return {"val_loss": history[-1]["val_loss"], "device": run.run_dir.read_json(
                 "manifest.json")["device"], "epochs_run": len(history), "same_init": check.same}
+
+
+def _same_start(run, weights: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether the run's first checkpointed epoch could have started from the shared weights:
+    its ``best.pt`` is later, so this checks the config (seed and init) that drew them."""
+    torch.manual_seed(run.config.train.seed)
+    model = build_model(run.config.model, weights[0][0].shape[1], 1)
+    drawn = [tensor.numpy() for tensor in model.state_dict().values()]
+    return all(np.array_equal(a, e) for a, e in zip(drawn, [w for pair in weights for w in pair]))
 
 
 def _bare_trainer(data: Data, job: Job, lr: float) -> dict:

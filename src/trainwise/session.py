@@ -212,8 +212,8 @@ class Session:
     def __post_init__(self):
         self.trainer = self._build_trainer()
 
-    def train(self) -> Run:
-        """Train (or continue) the run and leave its complete record; returns the Run."""
+    def train(self, draw_plots: bool = True) -> Run:
+        """Train (or continue) the run and leave its record (see ``conclude``); returns the Run."""
         self.begin()
         try:
             with stop_on_interrupt(self.trainer.state):
@@ -221,7 +221,7 @@ class Session:
         except BaseException:
             self.fail()
             raise
-        return self.conclude()
+        return self.conclude(draw_plots)
 
     def begin(self) -> None:
         """Mark the run as running, in its files and in the store."""
@@ -241,10 +241,16 @@ class Session:
         self.run_dir.write_json("manifest.json", {**self.run_dir.read_json("manifest.json"),
                                                   **fields})
 
-    def conclude(self) -> Run:
+    def conclude(self, draw_plots: bool = True) -> Run:
         """The record of a session whose training has ended: history, and then the status,
         weights, metrics, plots and findings of a run that completed, or the status of one
-        that was stopped or interrupted."""
+        that was stopped or interrupted.
+
+        Args:
+            draw_plots: draw the PNG plots now; a sweep's members leave them to
+                ``trainwise report`` (which draws missing plots), as dozens of PNGs would cost
+                more than training them.
+        """
         state = self.trainer.state
         self._write_history()
         if state.interrupted:
@@ -253,7 +259,7 @@ class Session:
             self._write_status(ended)
             self.store.upsert_run(self.run_dir.run_id, status=ended)
             return Run(self.run_dir)
-        self._finish()
+        self._finish(draw_plots)
         self._write_findings()
         return Run(self.run_dir)
 
@@ -389,7 +395,7 @@ class Session:
         return torch.from_numpy(array).to(self.device)
 
     # ------------------------------------------------------------- the record
-    def _finish(self) -> None:
+    def _finish(self, draw_plots: bool = True) -> None:
         """Final weights, metrics per split, plots and status of a run that completed."""
         self.model.cpu()
         write_atomic(self.run_dir.file(MODEL_FILE),
@@ -415,7 +421,8 @@ class Session:
         self.store.upsert_run(self.run_dir.run_id, status="finished")
         # Last: the plots are drawn from the record's files (history, metrics, predictions,
         # status), so they must all be written first.
-        write_plots(self.run_dir.path)
+        if draw_plots:
+            write_plots(self.run_dir.path)
 
     def _evaluate(self, split: str) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
         """Metrics, prediction rows and (site targets) measurement rows for one split."""

@@ -72,7 +72,7 @@ def _batched(members: list[SweepMember], plan: Plan, sweep_id: str, runs_dir: Pa
             for session in sessions:
                 session.fail()
             raise
-    return [session.conclude() for session in sessions]
+    return [session.conclude(draw_plots=False) for session in sessions]
 
 
 def _parallel(members: list[SweepMember], sweep_id: str, runs_dir: Path,
@@ -97,7 +97,7 @@ def _train_in_process(raw_config: dict, runs_dir: str, record: dict, threads: in
 def _train_one(cfg: Config, runs_dir: Path, record: dict, progress: bool) -> Run:
     session = open_session(cfg, runs_dir, progress=progress)
     session.record_manifest(record)
-    return session.train()
+    return session.train(draw_plots=False)  # as batched members: `trainwise report` draws them
 
 
 def _member_record(member: SweepMember, sweep_id: str, size: int) -> dict:
