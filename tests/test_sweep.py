@@ -105,6 +105,43 @@ def test_shared_order_members_match_separate_runs_in_classification(classificati
                 assert math.isclose(got[key], want[key], rel_tol=RTOL, abs_tol=1e-7), key
 
 
+def test_members_differ_in_dropout_within_one_batched_model(regression_csv, runs_dir):
+    """The issue's own example: rates x dropout 0 / 0.2. Members without dropout train as
+    their separate runs do (their keep-mask is exactly 1); members with it drop units."""
+    cfg = _config(regression_csv, epochs=3)
+    result = sweep(cfg, {"train.lr": [0.01, 0.001], "model.dropout": [0.0, 0.2]},
+                   runs_dir=runs_dir, progress=False)
+    assert result.plan.mode == "batched"
+    for member, run in zip(result.members, result.runs):
+        assert run.config.model.dropout == member.values["model.dropout"]
+        # Its own layer names: a model with dropout has Dropout modules between the layers.
+        assert set(run.model.state_dict()) == set(
+            fit(member.config, runs_dir=runs_dir / "alone", progress=False,
+                train__epochs=1).model.state_dict())
+        if member.values["model.dropout"] == 0.0:
+            alone = fit(member.config, runs_dir=runs_dir / "alone", progress=False)
+            assert_same_curves(alone.history, run.history)
+
+
+def test_per_member_dropout_drops_each_members_share_of_units():
+    from trainwise.fused.step import BatchedFusedStep
+    from trainwise.models.mlp import MLP
+    from trainwise.training.losses import MSELoss
+
+    torch.manual_seed(0)
+    models = [MLP(4, 1, hidden=[256], dropout=rate) for rate in (0.0, 0.25, 0.5)]
+    step = BatchedFusedStep(models, MSELoss(), lr=0.0)
+    step.kernel.forward(torch.randn(64, 4), training=True)
+    mask = step.kernel._tape[0][3]  # (K, B, 256) scaled keep-masks
+    dropped = (mask == 0).float().mean(dim=(1, 2))
+    assert dropped[0] == 0 and torch.all(mask[0] == 1)
+    assert dropped[1].item() == pytest.approx(0.25, abs=0.02)
+    assert dropped[2].item() == pytest.approx(0.5, abs=0.02)
+    assert mask[2].max().item() == pytest.approx(2.0)  # kept units scaled by 1 / (1 - p)
+    # Each member's state_dict under its own names (Dropout shifts the layer numbers).
+    assert list(step.member_state_dict(1)) == list(models[1].state_dict())
+
+
 def test_each_member_stops_early_on_its_own_and_keeps_its_best_weights(regression_csv,
                                                                           runs_dir):
     cfg = _config(regression_csv, epochs=60,

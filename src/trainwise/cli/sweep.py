@@ -26,9 +26,9 @@ def sweep(config: str, overrides: tuple[str, ...], grid_options: tuple[str, ...]
           quiet: bool) -> None:
     """Train one run per grid point (and seed) of CONFIG, then rank them.
 
-    Runs that differ only in learning rate, weight decay or seed train as one batched model;
-    others one after another (or in processes with --mode parallel). Every run keeps its own
-    record; the sweep's table, Markdown and overlay plot go to RUNS_DIR/sweeps/.
+    Runs that differ only in learning rate, weight decay, dropout or seed train as one batched
+    model; others one after another (or in processes with --mode parallel). Every run keeps
+    its own record; the sweep's table, Markdown and overlay plot go to RUNS_DIR/sweeps/.
 
     \b
     Example: trainwise sweep examples/auto_mpg.yaml --grid train.lr=0.01,0.003,0.001 --seeds 3

@@ -557,7 +557,7 @@ class SweepConfig(Section):
     # Repeat every point with this many seeds (train.seed, +1, +2, ...) on one data split.
     seeds: int = Field(1, ge=1)
     # auto: as one batched model when the runs differ only in what a batched model can vary
-    # (learning rate, weight decay, seed), else one after another. batched: that or
+    # (learning rate, weight decay, dropout, seed), else one after another. batched: that or
     # an error saying why not. sequential / parallel: separate runs (parallel in processes).
     mode: Literal["auto", "batched", "sequential", "parallel"] = "auto"
     workers: int = Field(2, ge=1)  # processes for mode: parallel

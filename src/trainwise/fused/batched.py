@@ -7,7 +7,10 @@ or (B, F) shared by every member. Batch norm is written out (per member, per uni
 member normalises with its own batch statistics; a frozen member's running statistics stay.
 
 Random numbers (input noise, dropout masks) are drawn for all K members at once: each member's
-masks follow the same distribution as a single run's, but not the same draws.
+masks follow the same distribution as a single run's, but not the same draws. Members may
+differ in their dropout rate (a sweep over ``model.dropout``): a model with dropout has extra
+``Dropout`` modules, so its parameter names differ from one without, but its parameters come
+in the same order with the same shapes, which is all the (K, P) rows need.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class _Block:
     bias: torch.Tensor  # (K, 1, out): broadcast over the batch rows
     norm: tuple[torch.Tensor, ...] | None  # gamma (K, 1, H), beta (K, 1, H), running_mean
     #                                       (K, H), running_var (K, H), num_batches_tracked (K,)
+    # The dropout rate: one float for every member, or (K, 1, 1) when members differ.
+    dropout: float | torch.Tensor
 
 
 class BatchedMLPKernel:
@@ -54,12 +59,15 @@ class BatchedMLPKernel:
     """
 
     def __init__(self, structure: MLPStructure, layout: FlatLayout, flat: torch.Tensor,
-                 grad: torch.Tensor, buffers: dict[str, torch.Tensor]):
+                 grad: torch.Tensor, buffers: dict[str, torch.Tensor],
+                 dropouts: Sequence[Sequence[float]] | None = None):
         self.structure = structure
         self.layout = layout
         self.members = flat.shape[0]
         self.grad = grad
-        self.blocks = [_make_block(spec, layout, flat, buffers) for spec in structure.hidden]
+        rates = _block_rates(structure, dropouts, flat)
+        self.blocks = [_make_block(spec, layout, flat, buffers, rate)
+                       for spec, rate in zip(structure.hidden, rates)]
         out = structure.output
         self.out_weight = layout.view(flat, f"{out}.weight")  # (K, n_outputs, width)
         self.out_weight_t = self.out_weight.transpose(1, 2)
@@ -89,7 +97,7 @@ class BatchedMLPKernel:
             y, saved = _norm_forward(block, z, training, active, structure) if block.norm \
                 else (z, None)
             a = activate(block.spec.activation, y, structure.slope)
-            mask = dropout_mask(a, block.spec.dropout) if training and block.spec.dropout else None
+            mask = _member_dropout_mask(a, block.dropout) if training and _drops(block) else None
             if training:
                 self._tape.append((h, y, a, mask, saved))
             h = a * mask if mask is not None else a
@@ -126,25 +134,73 @@ class BatchedMLPKernel:
 def stack_members(models: Sequence[MLP]) -> tuple[FlatLayout, torch.Tensor, dict]:
     """K models of one architecture as (K, P) parameters and stacked batch norm buffers.
 
-    Each member starts from its own model's weights (its own seed and initialisation).
+    Each member starts from its own model's weights (its own seed and initialisation). The
+    layout and buffer names are the first model's; the others' tensors are taken in order
+    (their names differ when their dropout does).
 
     Raises:
-        ValueError: the models differ in architecture.
+        ValueError: the models differ in architecture (beyond their dropout rates).
     """
-    structure, layout = read_structure(models[0]), FlatLayout.of(models[0])
+    shape = _shape_without_dropout(models[0])
     for model in models[1:]:
-        if read_structure(model) != structure or FlatLayout.of(model).entries != layout.entries:
+        if _shape_without_dropout(model) != shape:
             raise ValueError("batched members must share one architecture (layers, sizes, "
-                             "activation, dropout, batch norm)")
-    flat = torch.stack([layout.flatten(dict(model.named_parameters())) for model in models])
+                             "activation, batch norm); only their dropout may differ")
+    layout = FlatLayout.of(models[0])
+    flat = torch.stack([FlatLayout.of(model).flatten(dict(model.named_parameters()))
+                        for model in models])
     names = [name for name, _ in models[0].named_buffers()]
-    buffers = {name: torch.stack([dict(model.named_buffers())[name] for model in models]).clone()
-               for name in names}
+    member_buffers = [[buffer for _, buffer in model.named_buffers()] for model in models]
+    buffers = {name: torch.stack([own[position] for own in member_buffers]).clone()
+               for position, name in enumerate(names)}
     return layout, flat, buffers
 
 
+def member_dropouts(models: Sequence[MLP]) -> list[list[float]]:
+    """Each member's dropout rate per hidden block: (K, blocks)."""
+    return [[block.dropout for block in read_structure(model).hidden] for model in models]
+
+
+def _shape_without_dropout(model: MLP) -> tuple:
+    """What members must share: per block the activation and batch norm, the parameter shapes
+    in flat order, and the model-wide settings."""
+    structure = read_structure(model)
+    blocks = tuple((block.activation, block.norm is not None) for block in structure.hidden)
+    shapes = tuple(entry.shape for entry in FlatLayout.of(model).entries)
+    return (blocks, shapes, structure.n_inputs, structure.n_outputs, structure.slope,
+            structure.input_noise, structure.norm_eps, structure.norm_momentum)
+
+
+def _block_rates(structure: MLPStructure, dropouts: Sequence[Sequence[float]] | None,
+                 flat: torch.Tensor) -> list[float | torch.Tensor]:
+    """Per block: the members' shared dropout rate, or a (K, 1, 1) tensor when they differ."""
+    if dropouts is None:
+        return [block.dropout for block in structure.hidden]
+    rates = []
+    for position in range(len(structure.hidden)):
+        column = [member[position] for member in dropouts]
+        rates.append(column[0] if len(set(column)) == 1 else
+                     torch.tensor(column, dtype=flat.dtype, device=flat.device).view(-1, 1, 1))
+    return rates
+
+
+def _drops(block: _Block) -> bool:
+    return isinstance(block.dropout, torch.Tensor) or block.dropout > 0
+
+
+def _member_dropout_mask(a: torch.Tensor, rate: float | torch.Tensor) -> torch.Tensor:
+    """The scaled keep-mask: one rate for all members, or each member's own (K, 1, 1).
+
+    With a member's rate 0 its mask is exactly 1 (a uniform draw is never below 0), so it
+    trains as it would without dropout.
+    """
+    if not isinstance(rate, torch.Tensor):
+        return dropout_mask(a, rate)
+    return torch.rand_like(a).ge_(rate).div_(1 - rate)
+
+
 def _make_block(spec: HiddenBlock, layout: FlatLayout, flat: torch.Tensor,
-                buffers: dict[str, torch.Tensor]) -> _Block:
+                buffers: dict[str, torch.Tensor], dropout: float | torch.Tensor) -> _Block:
     weight = layout.view(flat, f"{spec.linear}.weight")
     norm = None
     if spec.norm:
@@ -154,7 +210,7 @@ def _make_block(spec: HiddenBlock, layout: FlatLayout, flat: torch.Tensor,
                 buffers[f"{name}.running_mean"], buffers[f"{name}.running_var"],
                 buffers[f"{name}.num_batches_tracked"])
     return _Block(spec, weight, weight.transpose(1, 2),
-                  layout.view(flat, f"{spec.linear}.bias").unsqueeze(1), norm)
+                  layout.view(flat, f"{spec.linear}.bias").unsqueeze(1), norm, dropout)
 
 
 def _norm_forward(block: _Block, z: torch.Tensor, training: bool, active: torch.Tensor | None,

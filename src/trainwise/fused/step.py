@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from trainwise.config.schema import Config
-from trainwise.fused.batched import BatchedMLPKernel, stack_members
+from trainwise.fused.batched import BatchedMLPKernel, member_dropouts, stack_members
 from trainwise.fused.flat import bind_to_flat
 from trainwise.fused.flat_optim import FlatOptimizerStep, build_flat_optimizer
 from trainwise.fused.losses import FusedLoss
@@ -125,8 +125,8 @@ class FusedStep:
 class BatchedFusedStep:
     """Trains K ``MLP`` members of one architecture as one batched model.
 
-    Member k starts from ``models[k]``'s weights and trains with ``lr[k]`` and
-    ``weight_decay[k]`` (on its weight matrices). ``optimizer`` is a ``MemberOptimizer``: one
+    Member k starts from ``models[k]``'s weights and trains with ``lr[k]``,
+    ``weight_decay[k]`` (on its weight matrices) and its own model's dropout rate. ``optimizer`` is a ``MemberOptimizer``: one
     parameter group per member, so one torch scheduler over it moves every member's rate.
     ``set_active`` freezes members: a frozen member's weights, batch norm statistics and
     optimizer state stay as they are (its loss is still computed).
@@ -157,7 +157,9 @@ class BatchedFusedStep:
         self.layout, self.flat, self.buffers = stack_members(models)
         self.grad = torch.zeros_like(self.flat)
         self.kernel = BatchedMLPKernel(read_structure(models[0]), self.layout, self.flat,
-                                       self.grad, self.buffers)
+                                       self.grad, self.buffers, member_dropouts(models))
+        # Each member's own state_dict keys (they differ from the first's when its dropout does).
+        self._member_keys = [list(model.state_dict()) for model in models]
         self.loss = FusedLoss.from_row_loss(loss_fn)
         self.optimizer = MemberOptimizer(
             self.flat, self.grad, self.layout.n_matrix, optimizer,
@@ -225,7 +227,10 @@ class BatchedFusedStep:
         """Member ``member`` as an ``MLP`` ``state_dict`` (same keys and order), as copies."""
         tensors = self.layout.unflatten(self.flat[member])
         tensors.update({name: buffer[member].clone() for name, buffer in self.buffers.items()})
-        return {name: tensors[name] for name in self.template.state_dict()}
+        # The first member's names in state_dict order; the same tensors, in the same order,
+        # carry this member's names.
+        ordered = [tensors[name] for name in self.template.state_dict()]
+        return dict(zip(self._member_keys[member], ordered))
 
 
 def finish_gradient(flat: torch.Tensor, grad: torch.Tensor, split: int, l1: float, l2: float,

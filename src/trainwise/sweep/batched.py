@@ -181,9 +181,9 @@ class BatchedTraining:
         """Member k's weights, batch norm statistics and optimizer state into its own model."""
         fused = self.trainers[k].fused_step
         fused.flat.copy_(self.step.flat[k])
-        buffers = dict(fused.model.named_buffers())
-        for name, stacked in self.step.buffers.items():
-            buffers[name].copy_(stacked[k])
+        # By position: a member's buffer names differ from the first's when its dropout does.
+        for (_, buffer), stacked in zip(fused.model.named_buffers(), self.step.buffers.values()):
+            buffer.copy_(stacked[k])
         copy_member_optimizer_state(self.step.optimizer, k, fused.optimizer, fused.layout.n_matrix)
 
 

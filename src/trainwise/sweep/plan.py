@@ -1,8 +1,8 @@
 """How a sweep trains its members: as one batched model, one after another, or in processes.
 
 Members train as one batched model (``sweep/batched.py``) when a batched model can hold their
-differences: each member has its own learning rate, weight decay and seed (initial weights and
-data order), while the architecture, data, loss and every other setting are shared. The
+differences: each member has its own learning rate, weight decay, dropout rate and seed
+(initial weights and data order), while the architecture, data, loss and every other setting are shared. The
 model must also be one the fused step trains (``fused_eligibility``). Otherwise the members
 are separate runs.
 """
@@ -18,7 +18,8 @@ from trainwise.errors import UserError
 from trainwise.sweep.grid import SweepMember
 
 # Config paths whose values members of one batched model may differ in ("name" is a label).
-PER_MEMBER_KEYS = frozenset({"name", "train.lr", "train.weight_decay", "train.seed"})
+PER_MEMBER_KEYS = frozenset({"name", "train.lr", "train.weight_decay", "train.seed",
+                             "model.dropout"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def choose_plan(members: list[SweepMember], requested: str, workers: int,
                         "sequential or parallel (or auto, which picks for you).")
     if requested in ("auto", "batched") and not problem:
         return Plan("batched", f"{len(members)} members differ only in learning rate, weight "
-                               "decay or seed: trained as one batched model")
+                               "decay, dropout or seed: trained as one batched model")
     if requested == "parallel":
         return Plan("parallel", f"separate runs in {workers} processes")
     reason = "separate runs, one after another"
@@ -73,7 +74,8 @@ def batch_problem(configs: list[Config]) -> str | None:
                            if key not in per_member and flat_base.get(key) != flat.get(key))
         if differing:
             return (f"members differ in {', '.join(differing)}, which one batched model shares "
-                    "(it may differ only in train.lr, train.weight_decay and train.seed)")
+                    "(it may differ only in train.lr, train.weight_decay, model.dropout and "
+                    "train.seed)")
     if len({split_seed(config) for config in configs}) > 1:
         return ("members hold out different rows (train.seed also seeds the data split); set "
                 "data.split.seed to share one split")
