@@ -40,6 +40,11 @@ TOOLS = {tool.name: tool for tool in (
          "trainwise.sweep(config, {train.lr: [...]}): a sweep's runs as one batched model, "
          "each a full run record (the plots are left to `trainwise report`)",
          options={"mode": "fit", "trainwise_sweep": "batched"}),
+    Tool("trainwise-stream", "peers.trainwise_runner",
+         "trainwise.fit(config) with data.streaming.enabled: true: training rows read from "
+         "Parquet in chunks through a DataLoader (2 workers; under --threads 1 none: the "
+         "training process reads)",
+         options={"mode": "stream"}),
     Tool("trainwise-trainer", "peers.trainwise_runner",
          "trainwise's bare Trainer: in-memory batches, fused Adam, no callbacks, no record",
          options={"mode": "trainer"}),

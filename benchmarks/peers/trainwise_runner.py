@@ -7,6 +7,11 @@ last checkpoints written every epoch, per-batch loss history) and leaves the com
 record (history, weights, metrics, plots, findings). Only early stopping is off, so every
 tool trains the same number of epochs, and the progress bar is off, like the peers'.
 
+``mode: stream`` (the tool "trainwise-stream") is ``mode: fit`` with
+``data.streaming.enabled: true``: the training rows stream from the Parquet file through
+DataLoader workers (two; none under ``--threads 1``, where every tool has one core) instead
+of living in memory.
+
 ``mode: trainer`` (the tool "trainwise-trainer") is the loop alone: ``Trainer`` over
 ``InMemoryBatches`` with trainwise's optimizer (fused Adam), no callbacks, no files.
 
@@ -18,6 +23,7 @@ rates as one batched model (each rate still a full run with its own record).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,7 +117,13 @@ class SameStart(Callback):
 
 def _full_fit(data: Data, job: Job, lr: float, runs_dir: Path) -> dict:
     check = SameStart(data.weights)
-    run = trainwise.fit(config(job, lr), runs_dir=runs_dir, progress=False, callbacks=[check])
+    cfg = config(job, lr)
+    if job.options.get("mode") == "stream":
+        # run.py passes --threads on as OMP_NUM_THREADS. With one thread every tool gets one
+        # core, so the rows are read in the training process (as torch-dataloader's are).
+        workers = 0 if os.environ.get("OMP_NUM_THREADS") == "1" else 2
+        cfg["data"]["streaming"] = {"enabled": True, "workers": workers}
+    run = trainwise.fit(cfg, runs_dir=runs_dir, progress=False, callbacks=[check])
     history = run.history
     return {"val_loss": history[-1]["val_loss"], "device": run.run_dir.read_json(
                 "manifest.json")["device"], "epochs_run": len(history), "same_init": check.same}

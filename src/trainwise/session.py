@@ -58,6 +58,7 @@ from trainwise.run import MODEL_FILE, Run, evaluate_outputs, prediction_rows
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.tracking.store import RunStore
 from trainwise.training.batches import InMemoryBatches
+from trainwise.training.stream_batches import StreamingBatches
 from trainwise.training.checkpoint import load_checkpoint, load_weights_into
 from trainwise.reports.lr_finder_plot import plot_lr_finder
 from trainwise.training.interrupt import stop_on_interrupt
@@ -274,8 +275,12 @@ class Session:
         optimizer = fused_step.optimizer if fused_step else build_optimizer(self.model, cfg)
         stopping = cfg.train.early_stopping
         metric = "accuracy" if cfg.task.type == "classification" else "mae"
-        batches = InMemoryBatches(x_train, y_train, cfg.train.batch_size, cfg.train.seed,
-                                  sampler=build_sampler(cfg.data.balance, data.arrays["train"][1]))
+        if data.streaming is not None:  # x_train, y_train: the fit sample (class weights)
+            batches = StreamingBatches(data.streaming, cfg.train.batch_size, cfg.train.seed,
+                                       self.device)
+        else:
+            batches = InMemoryBatches(x_train, y_train, cfg.train.batch_size, cfg.train.seed,
+                                      sampler=build_sampler(cfg.data.balance, data.arrays["train"][1]))
         steps = optimizer_steps_per_epoch(len(batches), cfg.train.accumulate)
         return Trainer(
             self.model, optimizer, loss_fn, batches,

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
                       model_validator)
 
+from trainwise.config.streaming import StreamingConfig
+
 MODELS = ("mlp",)
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "selu", "sigmoid")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
@@ -194,6 +196,8 @@ class DataConfig(Section):
     # squared error of a site mean adds sigma^2/n back (docs/uncertainty.md).
     site_variance_ddof: Literal[0, 1] = 1
     split: SplitConfig = SplitConfig()
+    # Stream training rows from a large Parquet file in bounded memory (docs/large_data.md).
+    streaming: StreamingConfig = StreamingConfig()
 
 
 class TaskConfig(Section):

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,8 +22,12 @@ from trainwise.data.read import fingerprint, read_table
 from trainwise.data.sites import VARIANCE_SUFFIX, aggregate_sites, site_measurements
 from trainwise.data.smote import add_smote_rows
 from trainwise.data.split import describe_split, split_rows, split_seed
+from trainwise.data.stream_plan import decide_streaming
 from trainwise.data.unlabelled import require_unlabelled, set_aside_unlabelled
 from trainwise.errors import UserError
+
+if TYPE_CHECKING:  # streaming.py imports torch, which reading a table does not need
+    from trainwise.data.streaming import StreamSource
 
 # An object column whose non-empty cells are mostly numbers is a numeric column with stray
 # text (like Auto MPG's '?'), not a category: at this share we stop and show the text.
@@ -41,6 +46,9 @@ class PreparedData:
     unlabelled: np.ndarray | None = None  # (M, F) float32 rows with no target (pseudo-labelling)
     # data.group_by: split -> (site row (M,), measured value (M,) in the target's units).
     measurements: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    # A streamed run (data.streaming): the training file and how it is read; arrays["train"]
+    # then holds only the rows the preprocessing was fitted on.
+    streaming: StreamSource | None = None
 
     @property
     def has_validation(self) -> bool:
@@ -66,6 +74,12 @@ def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None,
         UserError: for every data problem a user can fix (see ``trainwise.errors``).
     """
     data_cfg = cfg.data
+    decision = decide_streaming(cfg)
+    if decision.stream:
+        # Imported here: stream_prepare builds on this module's helpers.
+        from trainwise.data.stream_prepare import prepare_streamed
+
+        return prepare_streamed(cfg, decision, preprocessor, refit_target)
     frame = read_table(data_cfg.source, "data.source", data_cfg.na_values)
     numeric, categorical = choose_columns(frame, data_cfg, f"data.source '{data_cfg.source}'")
     rows_read = len(frame)
@@ -94,6 +108,7 @@ def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None,
         arrays[name] = (prep.transform_features(part, label), _targets(part, prep, label, sites))
     summary = _summarise(splits, cleaning, prep, cfg)
     summary.update(describe_split(frame, splits, data_cfg.split, split_seed(cfg)))
+    summary["streaming"] = {"enabled": False, "reason": decision.reason}
     if data_cfg.balance != "none":
         arrays["train"], summary["balance"] = _balance(arrays["train"], prep, cfg)
     data_fingerprint = fingerprint(frame)
