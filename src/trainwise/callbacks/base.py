@@ -9,7 +9,8 @@ if TYPE_CHECKING:
 
     from trainwise.training.trainer import Trainer
 
-HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_validation_begin",
+         "on_validation_end", "on_epoch_end", "on_train_end")
 
 
 class Callback:
@@ -34,6 +35,14 @@ class Callback:
 
     def on_batch_end(self, trainer: Trainer, loss: torch.Tensor) -> None:
         """Called after each optimizer step; ``loss`` is a device tensor: do not ``.item()`` it."""
+
+    def on_validation_begin(self, trainer: Trainer) -> None:
+        """Called at the end of an epoch, just before the validation rows' forward pass
+        (only when there are validation rows)."""
+
+    def on_validation_end(self, trainer: Trainer) -> None:
+        """Called right after that forward pass, before the epoch's numbers are read: the
+        place to ``trainer.log_value`` what the pass showed (see ``DeadUnitMonitor``)."""
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         """Called after validation with the epoch's history record (plain floats)."""

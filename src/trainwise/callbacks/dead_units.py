@@ -14,27 +14,71 @@ class DeadUnitMonitor(Callback):
 
     A unit that is dead on all validation rows gets no gradient from them either; a large
     share means the network lost much of its capacity (too high a learning rate, or an
-    unlucky initialisation). Costs one extra forward pass over the validation rows per epoch;
-    does nothing without validation rows or ReLU layers.
+    unlucky initialisation). Does nothing without validation rows or ReLU layers.
+
+    It watches the validation pass the trainer runs anyway: forward hooks on the ReLUs are
+    added just before that pass and removed right after it (hooks left on would cost every
+    training step), and the share is read with the epoch's other numbers (``log_value``).
+    That costs a few small kernels per epoch. A loop that validates without the validation
+    hooks (the batched sweep) gets the share from a forward pass of this callback's own.
+
+    Example:
+        >>> trainer = Trainer(..., callbacks=[DeadUnitMonitor()])   # doctest: +SKIP
+        >>> trainer.fit().history[-1]["dead_units"]                 # doctest: +SKIP
+        0.0625
     """
 
+    def __init__(self):
+        self._relus: list[nn.Module] = []
+        self._handles: list = []
+        # Ever-active flags per (module, width): one ReLU module reused for two layers of
+        # different widths still counts as two layers.
+        self._active: dict[tuple[int, int], torch.Tensor] = {}
+
+    def on_train_begin(self, trainer) -> None:
+        self._relus = [module for module in trainer.model.modules()
+                       if isinstance(module, nn.ReLU)]
+
+    def on_validation_begin(self, trainer) -> None:
+        self._watch()
+
+    def on_validation_end(self, trainer) -> None:
+        share = self._unwatch()
+        if share is not None:
+            trainer.log_value("dead_units", share)
+
     def on_epoch_end(self, trainer, record: dict) -> None:
-        relus = [module for module in trainer.model.modules() if isinstance(module, nn.ReLU)]
-        if trainer.validation is None or not relus:
+        if "dead_units" in record or trainer.validation is None or not self._relus:
             return
-        # Keyed by module and width, so one ReLU module reused for two layers still adds up.
-        ever_active: dict[tuple[int, int], torch.Tensor] = {}
-
-        def remember(module, inputs, output):
-            active = (output > 0).reshape(-1, output.shape[-1]).any(dim=0)  # (units,)
-            key = (id(module), output.shape[-1])
-            ever_active[key] = ever_active.get(key, active) | active
-
-        handles = [relu.register_forward_hook(remember) for relu in relus]
+        self._watch()  # no validation hooks came this epoch: a pass of our own
         try:
             trainer.predict(trainer.validation[0])
         finally:
-            for handle in handles:
-                handle.remove()
-        flags = torch.cat(list(ever_active.values()))
-        record["dead_units"] = 1.0 - flags.float().mean().item()
+            share = self._unwatch()
+        if share is not None:
+            record["dead_units"] = share.item()
+
+    def on_train_end(self, trainer) -> None:
+        self._unwatch()  # in case training stopped inside the validation pass
+
+    # ----------------------------------------------------------------- helpers
+    def _watch(self) -> None:
+        self._active = {}
+        self._handles = [relu.register_forward_hook(self._remember) for relu in self._relus]
+
+    def _unwatch(self) -> torch.Tensor | None:
+        """Remove the hooks; the dead share (0-d, on the device) of what they saw, or None."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        if not self._active:
+            return None
+        flags = torch.cat(list(self._active.values()))  # (all units,)
+        self._active = {}
+        return 1.0 - flags.float().mean()
+
+    def _remember(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
+        active = (output > 0).reshape(-1, output.shape[-1]).any(dim=0)  # (units,)
+        key = (id(module), output.shape[-1])
+        seen = self._active.get(key)
+        self._active[key] = active if seen is None else seen | active

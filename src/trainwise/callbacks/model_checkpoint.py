@@ -11,12 +11,16 @@ from trainwise.training.checkpoint import save_checkpoint
 
 
 class ModelCheckpoint(Callback):
-    """Writes ``best.pt`` when ``monitor`` improves and ``last.pt`` at least every few seconds.
+    """Writes ``best.pt`` (the weights of the epoch where ``monitor`` was best) and ``last.pt``
+    (everything needed to resume), each at most every few seconds.
 
     ``last.pt`` grows with the history it carries, so rewriting it after every epoch of a
     short epoch costs more than the epoch itself; it is written when ``last_every_s`` have
     passed since the previous write, after the final epoch, and on an interrupt, so a resume
-    is always exact and a crash loses at most ``last_every_s`` seconds of training.
+    is always exact and a crash loses at most ``last_every_s`` seconds of training. The best
+    weights are copied in memory when ``monitor`` improves and written with the same rhythm
+    (a run that improves every epoch would otherwise write a file every epoch): ``best.pt``
+    is never older than ``last.pt``, and always final when training ends.
 
     ``last.pt`` holds the trainer's whole state (see ``Trainer.checkpoint_state``), so put this
     callback last: the other callbacks' counters must be updated before it is written. It is
@@ -26,7 +30,8 @@ class ModelCheckpoint(Callback):
         folder: where the files go.
         monitor, mode: the value that decides "best".
         save_best, save_last: which files to keep.
-        last_every_s: least seconds between two writes of ``last.pt`` (0: every epoch).
+        last_every_s: least seconds between two writes of ``last.pt``, or of ``best.pt``
+            (0: every epoch).
     """
 
     def __init__(self, folder: str | Path, monitor: str = "val_loss", mode: str = "auto",
@@ -37,6 +42,7 @@ class ModelCheckpoint(Callback):
         self.save_last = save_last
         self.last_every_s = last_every_s
         self._last_saved_at = float("-inf")
+        self._best: dict | None = None  # best.pt's content, until it is written
 
     @property
     def best_path(self) -> Path:
@@ -49,24 +55,36 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, trainer) -> None:
         if trainer.state.epoch == 0:
             self.watch.reset()
+        self._best = None
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         if self.watch.update(record) and self.save_best:
-            save_checkpoint(self.best_path, {"model": trainer.model.state_dict(),
-                                             "epoch": record["epoch"],
-                                             "monitor": self.watch.monitor,
-                                             "value": self.watch.best})
-        due = time.monotonic() - self._last_saved_at >= self.last_every_s
-        if self.save_last and (due or trainer.finishing):
-            save_checkpoint(self.last_path, trainer.checkpoint_state())
+            self._best = {"model": _copied(trainer.model.state_dict()), "epoch": record["epoch"],
+                          "monitor": self.watch.monitor, "value": self.watch.best}
+        if time.monotonic() - self._last_saved_at >= self.last_every_s or trainer.finishing:
+            self._write_best()
+            if self.save_last:
+                save_checkpoint(self.last_path, trainer.checkpoint_state())
             self._last_saved_at = time.monotonic()
 
     def on_train_end(self, trainer) -> None:
+        self._write_best()
         if trainer.state.interrupted and self.save_last:
             save_checkpoint(self.last_path, trainer.checkpoint_state())
+
+    def _write_best(self) -> None:
+        if self._best is not None:
+            save_checkpoint(self.best_path, self._best)
+            self._best = None
 
     def state_dict(self) -> dict:
         return self.watch.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
         self.watch.load_state_dict(state)
+
+
+def _copied(weights: dict) -> dict:
+    """A snapshot of a ``state_dict`` (its tensors change in place as training goes on), kept
+    in host memory: a large model's copy would otherwise take GPU memory until it is written."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in weights.items()}

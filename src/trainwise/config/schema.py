@@ -451,8 +451,9 @@ class LRFinderConfig(Section):
 class CheckpointConfig(Section):
     save_best: bool = True  # keep checkpoints/best.pt at the best monitored value
     save_last: bool = True  # keep checkpoints/last.pt (needed to resume)
-    # last.pt is rewritten at most this often (and always after the final epoch, on stop or
-    # interrupt): a crash loses at most these seconds of training; 0 = after every epoch.
+    # last.pt and best.pt are rewritten at most this often (and always after the final epoch,
+    # on stop or interrupt; the best weights wait in memory): a crash loses at most these
+    # seconds of training; 0 = after every epoch.
     last_every_s: float = Field(1.0, ge=0.0)
 
 

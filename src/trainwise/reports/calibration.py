@@ -96,7 +96,7 @@ def plot_reliability(y, mean, variance, path: str | Path, split: str = "test",
     """
     nominal, observed = coverage_curve(y, mean, variance, levels)
     error = float(np.mean(np.abs(observed - nominal)))
-    figure, axis = new_figure(5.2, 5.0)
+    figure, axis = new_figure(5.2, 5.0, layout="constrained")  # legend below: see _legend_below
     axis.plot([0, 1], [0, 1], **DIAGONAL_STYLE, label="calibrated (observed = nominal)")
     axis.plot(nominal, observed, "o-", label=f"{split} rows (n={len(y)})")
     # Say what each side of the diagonal means where the eye lands.
@@ -136,7 +136,7 @@ def plot_pit_histogram(y, mean, variance, path: str | Path, split: str = "test")
     share = 1 / bins
     # Each bin's count is Binomial(n, 1/bins); as a density, its sd is sqrt((1 - p) / (n p)).
     band = 1.96 * np.sqrt((1 - share) / (len(pit) * share))
-    figure, axis = new_figure()
+    figure, axis = new_figure(layout="constrained")  # legend below: see _legend_below
     axis.hist(pit, bins=bins, range=(0, 1), density=True, alpha=0.7,
               label=f"{split} rows (n={len(pit)})")
     axis.axhspan(max(0.0, 1 - band), 1 + band, color="grey", alpha=0.2,
@@ -189,7 +189,7 @@ def plot_variance_vs_site(variance, site_variance, path: str | Path, target: str
     label = f"{split} rows (n={int(drawn.sum())})"
     if not drawn.all():
         label += f"; {int((~drawn).sum())} with site variance 0 not shown"
-    figure, axis = new_figure(5.2, 5.0)
+    figure, axis = new_figure(5.2, 5.0, layout="constrained")  # legend below: see _legend_below
     axis.scatter(site_variance[drawn], variance[drawn], **POINT_STYLE, label=label)
     low = min(site_variance[drawn].min(), variance.min())
     high = max(site_variance[drawn].max(), variance.max())

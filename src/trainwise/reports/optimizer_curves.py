@@ -74,7 +74,10 @@ def plot_learning_rate(history: list[dict], end_steps: list[int], x_label: str,
         steps, rates = zip(*step_rates)
         axis.plot(steps, rates, "-", label="learning rate (per step)")
     else:
-        axis.stairs(rates, [start, *end_steps], baseline=None, label="learning rate")
+        # A line drawn as steps, not ``stairs``: its patch updates the data limits one Bézier
+        # segment at a time in Python: a quarter of this plot's time for a 700-epoch run.
+        axis.plot([start, *end_steps], [*rates, rates[-1]], drawstyle="steps-post",
+                  label="learning rate")
     log_scale = log_scale_if_wide(axis, rates)
     epochs = [int(record["epoch"]) for record in history]
     best_x = end_steps[epochs.index(best_epoch)] if best_epoch in epochs else None

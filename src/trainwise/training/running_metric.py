@@ -22,6 +22,9 @@ class RunningMetric:
         self.name = name
         self.scale = scale
         self.probabilistic = probabilistic
+        # A 0-d CPU tensor multiplies a tensor on any device as a plain number, without the
+        # wrapping a Python float gets on every call (the sum is taken once per step).
+        self._scale = torch.tensor(float(scale)) if scale != 1.0 else None
 
     def batch_sum(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Sum over the batch, as a 0-d device tensor (no host sync)."""
@@ -30,7 +33,9 @@ class RunningMetric:
         if self.probabilistic:
             prediction = predictive_normal(prediction)[:, :1]  # (N, 1) the means
             target = target[:, 0] if target.dim() == 2 else target  # (N,)
-        return (prediction.squeeze(-1) - target).abs().sum() * self.scale
+        # One kernel instead of three: the L1 distance is the sum of absolute errors.
+        total = torch.dist(prediction.squeeze(-1), target, p=1)
+        return total if self._scale is None else total * self._scale
 
     def value(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean over all rows (validation), as a 0-d device tensor."""

@@ -1,8 +1,9 @@
 """The fit loop: epochs of batches, one optimizer step per ``accumulate`` batches, callbacks
 around them.
 
-Nothing in the batch loop reads a value back to the host: losses and metrics accumulate as
-device tensors and are read once per epoch in ``end_epoch``.
+Nothing in the batch loop reads a value back to the host, or adds up anything on the device:
+each step's loss and metric sum are kept as they come, and everything the epoch measured is
+read in one transfer in ``end_epoch`` and added up there.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Trainer:
         self.mixup = Mixup(mixup) if mixup > 0 else None
         self.fused_step = fused_step
         self.state = TrainState()
+        self._logged: dict[str, torch.Tensor] = {}  # this epoch's ``log_value`` values
 
     # ----------------------------------------------------------------- the loop
     def fit(self) -> TrainState:
@@ -104,10 +106,12 @@ class Trainer:
         state = self.state
         if state.batch_in_epoch == 0:
             state.reset_epoch_accumulators()
+            self._logged = {}
             self.callbacks.call("on_epoch_begin", self)
             state.epoch_lr = self.lr  # the history's lr: the rate of the epoch's first step
         started = time.perf_counter()
-        self.model.train()
+        if not self.model.training:  # ``predict`` puts it back; a module walk costs ~15 µs
+            self.model.train()
         for group in self._step_groups():
             loss, metric_sum, rows = self.accumulated_step(group)
             self._accumulate(loss, metric_sum, rows, len(group))
@@ -162,33 +166,47 @@ class Trainer:
                                            measure_grad_norm=first_batch)
         if first_batch:
             self.state.grad_norm = self.fused_step.grad_norm.detach()
-        return loss, self.metric.batch_sum(prediction, targets), len(targets)
+        return loss, self.metric.batch_sum(prediction, targets), targets.shape[0]
 
     def end_epoch(self, started: float) -> dict:
         """Validate, read the epoch's numbers once, append the history record, step the schedule.
 
         The record's ``lr`` is the rate of the epoch's first optimizer step: the rate of the
         whole epoch for epoch schedules, its start for step schedules (whose per-step rates
-        are in ``batch_history``).
+        are in ``batch_history``). Values callbacks logged (``log_value``) come last.
         """
         state = self.state
-        validation = self.validate()
-        # The epoch's one read from the device.
-        sums = torch.stack([state.loss_sum, state.metric_sum.float()]) / state.rows_seen
-        train_loss, train_metric, grad_norm = torch.cat([sums, state.grad_norm.reshape(1)]).tolist()
+        validation = self._validation_values()
+        named = dict(validation)
+        if state.grad_norm is not None:
+            named["grad_norm"] = state.grad_norm.reshape(())
+        named.update(self._logged)
+        # The epoch's one read from the device (see ``TrainState.read_epoch``).
+        loss, metric, values, batch_losses = state.read_epoch(named, self.log_batches)
         state.epoch += 1
         state.batch_in_epoch = 0
-        record = {"epoch": state.epoch, "loss": train_loss, self.metric.name: train_metric}
-        record.update(validation)
+        record = {"epoch": state.epoch, "loss": loss, self.metric.name: metric}
+        record.update({key: values[key] for key in validation})
         record["lr"] = state.epoch_lr
-        record["grad_norm"] = grad_norm
+        record["grad_norm"] = values.get("grad_norm")
         record["epoch_time_s"] = state.epoch_seconds + time.perf_counter() - started
+        record.update({key: values[key] for key in self._logged})
         state.history.append(record)
         if self.log_batches:
-            self._log_batches()
+            self._log_batches(batch_losses)
         state.reset_epoch_accumulators()
         self.schedule.after_epoch(record)
         return record
+
+    def log_value(self, key: str, value: torch.Tensor) -> None:
+        """Add ``key`` to this epoch's history record: a 0-d device tensor, read with the epoch's
+        other numbers (no extra transfer). Call it before the epoch ends: from
+        ``on_batch_end`` or the validation hooks (``on_epoch_end`` gets the finished record).
+
+        Raises:
+            RuntimeError: ``value`` holds more than one number.
+        """
+        self._logged[key] = value.reshape(())
 
     @property
     def finishing(self) -> bool:
@@ -209,23 +227,35 @@ class Trainer:
     @torch.inference_mode()
     def validate(self) -> dict:
         """``{"val_loss", "val_<metric>"}`` over the validation rows, or {} without validation."""
+        values = self._validation_values()
+        return dict(zip(values, torch.stack(list(values.values())).tolist())) if values else {}
+
+    @torch.inference_mode()
+    def _validation_values(self) -> dict[str, torch.Tensor]:
+        """The validation loss and metric as device tensors; the validation hooks around the
+        forward pass (a callback can watch it, e.g. ``DeadUnitMonitor``)."""
         if self.validation is None:
             return {}
         features, targets = self.validation
+        self.callbacks.call("on_validation_begin", self)
         prediction = self.predict(features)
-        values = torch.stack([self.loss_fn(prediction, targets),
-                              self.metric.value(prediction, targets)]).tolist()
-        return {"val_loss": values[0], f"val_{self.metric.name}": values[1]}
+        self.callbacks.call("on_validation_end", self)
+        return {"val_loss": self.loss_fn(prediction, targets),
+                f"val_{self.metric.name}": self.metric.value(prediction, targets)}
 
     @torch.inference_mode()
     def predict(self, features: torch.Tensor) -> torch.Tensor:
         """Model outputs for all rows, in eval mode, in large chunks."""
         was_training = self.model.training
         self.model.eval()
-        chunks = [self.model(features[start:start + self.eval_batch_size])
-                  for start in range(0, len(features), self.eval_batch_size)]
+        size = self.eval_batch_size
+        if len(features) <= size:
+            outputs = self.model(features)  # one chunk: no slicing, no copy
+        else:
+            outputs = torch.cat([self.model(features[start:start + size])
+                                 for start in range(0, len(features), size)])
         self.model.train(was_training)
-        return torch.cat(chunks)
+        return outputs
 
     def _clip_and_measure_gradients(self) -> None:
         """Clip when asked; record the gradient norm (before clipping) of each epoch's first batch.
@@ -263,14 +293,11 @@ class Trainer:
 
     def _accumulate(self, loss: torch.Tensor, metric_sum: torch.Tensor, rows: int,
                     batches: int = 1) -> None:
+        """Keep one optimizer step's numbers for the epoch's one read (``end_epoch``)."""
         state = self.state
-        if state.loss_sum is None:
-            state.loss_sum = torch.zeros((), device=loss.device)
-            state.metric_sum = torch.zeros((), device=loss.device)
-        # Weighting by rows makes a short last batch count for what it is.
-        state.loss_sum += loss * rows
-        state.metric_sum += metric_sum
-        state.rows_seen += rows
+        state.step_losses.append(loss)
+        state.step_metric_sums.append(metric_sum)
+        state.step_rows.append(rows)  # a short last batch counts for what it is
         state.batch_in_epoch += batches
         state.global_step += 1
         if self.log_batches:
@@ -278,11 +305,10 @@ class Trainer:
             if self.schedule.per_step:
                 state.batch_lrs.append(self.lr)  # before the schedule steps: the rate just used
 
-    def _log_batches(self) -> None:
-        """The epoch's per-step losses (and rates, for step schedules) into ``batch_history``."""
+    def _log_batches(self, losses: list[float]) -> None:
+        """The logged steps' losses (and rates, for step schedules) into ``batch_history``."""
         state = self.state
-        first_step = state.global_step - len(state.batch_losses) + 1
-        losses = torch.stack(state.batch_losses).tolist()
+        first_step = state.global_step - len(losses) + 1
         for i, value in enumerate(losses):
             row = {"step": first_step + i, "epoch": state.epoch, "loss": value}
             if state.batch_lrs:
