@@ -9,14 +9,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from trainwise.atomic import write_atomic
+from trainwise.atomic import write_json_atomic, write_text_atomic
 from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config, SweepConfig
 from trainwise.errors import UserError
@@ -90,15 +89,16 @@ def sweep(config: str | Path | dict | Config, grid: dict[str, list] | None = Non
     plan = choose_plan(members, mode, workers,
                        fused_problem(members[0].config) if needs_fused else None)
     folder = unique_folder(Path(runs_dir) / SWEEPS_FOLDER, base.name)
-    _write_json(folder / "sweep.json", {
-        "grid": grid, "seeds": seeds, "mode": plan.mode, "reason": plan.reason,
-        "members": [{"member": m.index, "point": m.point, "values": m.values, "seed": m.seed,
-                     "label": m.label} for m in members]})
-    write_atomic(folder / "base_config.yaml", lambda handle: handle.write(yaml.safe_dump(
-        base.model_dump(mode="json", exclude={"sweep"}), sort_keys=False).encode()))
+    record = {"grid": grid, "seeds": seeds, "mode": plan.mode, "reason": plan.reason,
+              "members": [{"member": m.index, "point": m.point, "values": m.values,
+                           "seed": m.seed, "label": m.label} for m in members]}
+    write_json_atomic(folder / "sweep.json", record)
+    write_text_atomic(folder / "base_config.yaml", yaml.safe_dump(
+        base.model_dump(mode="json", exclude={"sweep"}), sort_keys=False))
     if progress:
         print(f"sweep: {len(members)} runs, {plan.mode} ({plan.reason})")
     runs = train_members(members, plan, folder.name, Path(runs_dir), workers, progress)
+    write_json_atomic(folder / "sweep.json", {**record, "runs": [run.id for run in runs]})
     return _record_results(folder, plan, members, runs, seeds)
 
 
@@ -109,16 +109,12 @@ def _record_results(folder: Path, plan: Plan, members: list[SweepMember], runs: 
     stopping = members[0].config.train.early_stopping
     monitor = runs[0].status.get("monitor") or stopping.monitor
     points = point_table(members, table, monitor, stopping.mode) if seeds > 1 else None
-    write_atomic(folder / "results.csv", lambda h: h.write(table.to_csv(index=False).encode()))
+    write_text_atomic(folder / "results.csv", table.to_csv(index=False))
     markdown = as_markdown(table) if points is None else \
         as_markdown(points) + "\n" + as_markdown(table)
-    write_atomic(folder / "results.md", lambda handle: handle.write(markdown.encode()))
+    write_text_atomic(folder / "results.md", markdown)
     if points is not None:
-        write_atomic(folder / "points.csv",
-                     lambda handle: handle.write(points.to_csv(index=False).encode()))
-    summary = json.loads((folder / "sweep.json").read_text())
-    summary["runs"] = [run.id for run in runs]
-    _write_json(folder / "sweep.json", summary)
+        write_text_atomic(folder / "points.csv", points.to_csv(index=False))
     curves = [(member.label, member.point, [r["epoch"] for r in run.history],
                [r.get(monitor, float("nan")) for r in run.history])
               for member, run in zip(members, runs)]
@@ -126,7 +122,3 @@ def _record_results(folder: Path, plan: Plan, members: list[SweepMember], runs: 
     plot_sweep_overlay(curves, monitor, folder / "plots" / "overlay.png")
     return SweepResult(folder, plan, members, runs, table, points)
 
-
-def _write_json(path: Path, payload: dict) -> None:
-    write_atomic(path, lambda handle: handle.write(
-        json.dumps(payload, indent=2, default=str).encode()))

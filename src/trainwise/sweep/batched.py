@@ -23,7 +23,6 @@ import torch
 from trainwise.fused.step import BatchedFusedStep, optimizer_options
 from trainwise.session import Session
 from trainwise.training.interrupt import stop_on_interrupt
-from trainwise.training.running_metric import RunningMetric
 from trainwise.training.state import TrainState
 
 
@@ -86,7 +85,7 @@ class BatchedTraining:
             losses, prediction = self.step(features, targets, weights,
                                            measure_grad_norm=position == 0)  # (K,), (K, B, out)
             count = targets.shape[-1]
-            sums = member_metric_sums(first.metric, prediction, targets)
+            sums = first.metric.member_sums(prediction, targets)
             if loss_sum is None:
                 loss_sum, metric_sum = losses * count, sums.float()
                 grad_norm = self.step.grad_norm.clone()
@@ -208,14 +207,3 @@ def _copy_into(state: dict, name: str, value: torch.Tensor) -> None:
     else:
         state[name] = value.clone()
 
-
-def member_metric_sums(metric: RunningMetric, prediction: torch.Tensor,
-                       targets: torch.Tensor) -> torch.Tensor:
-    """Each member's metric sum over a batch: (K, B, out) predictions -> (K,).
-
-    The sums ``RunningMetric.batch_sum`` makes for one model (correct rows, or absolute errors
-    in target units), per member; targets are (B,) shared or (K, B).
-    """
-    if metric.name == "accuracy":
-        return (prediction.argmax(dim=-1) == targets).sum(-1)
-    return (prediction.squeeze(-1) - targets).abs().sum(-1) * metric.scale

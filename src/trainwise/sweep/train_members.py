@@ -17,7 +17,8 @@ from trainwise.config.schema import Config
 from trainwise.fused import fused_eligibility
 from trainwise.models.build import build_model
 from trainwise.run import Run
-from trainwise.session import open_session, prepare_run_data, seed_everything
+from trainwise.errors import UserError
+from trainwise.session import open_session
 from trainwise.sweep.batched import BatchedTraining
 from trainwise.sweep.grid import SweepMember
 from trainwise.sweep.plan import Plan
@@ -26,13 +27,16 @@ from trainwise.training.losses import build_loss
 
 
 def fused_problem(cfg: Config) -> str | None:
-    """Why the fused step cannot train ``cfg``'s model (the batched step needs it), or None."""
+    """Why the fused step cannot train ``cfg``'s model (the batched step needs it), or None.
+
+    Judged on the model built with placeholder widths: what the fused step depends on is the
+    layers, activations, loss and options, not the data's width, so the data (which may be
+    large) is read once, by the members' sessions.
+    """
     if cfg.train.fused == "off":
         return "train.fused: off"
-    seed_everything(cfg)
-    data = prepare_run_data(cfg, None)
-    model = build_model(cfg.model, data.arrays["train"][0].shape[1], data.preprocessor.n_outputs,
-                        data.preprocessor.is_probabilistic)
+    outputs = 2 if cfg.task.type == "classification" else 1
+    model = build_model(cfg.model, 1, outputs, cfg.task.type == "probabilistic_regression")
     verdict = fused_eligibility(model, cfg, build_loss(cfg.task, None, None))
     return None if verdict else verdict.reason
 
@@ -57,6 +61,10 @@ def _batched(members: list[SweepMember], plan: Plan, sweep_id: str, runs_dir: Pa
     first = open_session(members[0].config, runs_dir, progress=False)
     sessions = [first] + [open_session(member.config, runs_dir, progress=False, data=first.data)
                           for member in members[1:]]
+    unfused = [s.training_path["reason"] for s in sessions if s.trainer.fused_step is None]
+    if unfused:  # the plan judged the model alone; the data can still decide otherwise
+        raise UserError(f"sweep.mode: batched needs the fused step, which this run cannot use "
+                        f"({unfused[0]}); use sweep.mode: sequential.")
     for member, session in zip(members, sessions):
         session.record_manifest({
             "training_path": {"path": "batched", "reason": plan.reason},

@@ -37,6 +37,15 @@ class RunningMetric:
         total = torch.dist(prediction.squeeze(-1), target, p=1)
         return total if self._scale is None else total * self._scale
 
+    def member_sums(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``batch_sum`` for K batched members: (K, B, out) predictions -> (K,) sums.
+
+        Targets are (B,) shared by every member or (K, B); point predictions only.
+        """
+        if self.name == "accuracy":
+            return (prediction.argmax(dim=-1) == target).sum(-1)
+        return (prediction.squeeze(-1) - target).abs().sum(-1) * self.scale
+
     def value(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean over all rows (validation), as a 0-d device tensor."""
         return self.batch_sum(prediction, target).float() / max(len(target), 1)
