@@ -14,6 +14,8 @@ from trainwise.callbacks import (
     ModelCheckpoint,
     model_checkpoint,
 )
+from trainwise.fused import FusedStep
+from trainwise.models.mlp import MLP
 from trainwise.training import InMemoryBatches, Trainer
 from trainwise.training.checkpoint import load_checkpoint
 from trainwise.training.losses import MSELoss
@@ -158,3 +160,37 @@ def test_every_improvement_is_written_when_the_interval_is_zero(tmp_path, saved)
     improvements = sum(record["loss"] < min([float("inf")] + [r["loss"] for r in history[:i]])
                        for i, record in enumerate(history))
     assert saved == ["best.pt"] * improvements
+
+
+def _fused_trainer(callbacks, epochs=3) -> Trainer:
+    """An MLP trained by the fused step, three of its first layer's units set up dead."""
+    torch.manual_seed(0)
+    model = MLP(3, 1, hidden=[6, 4])
+    with torch.no_grad():
+        model.layers[0].weight[:3] = 0.0
+        model.layers[0].bias[:3] = -100.0
+    step = FusedStep(model, MSELoss(), lr=0.01)
+    features = torch.randn(64, 3)
+    return Trainer(model, step.optimizer, MSELoss(),
+                   InMemoryBatches(features, features.sum(1), 16, seed=0), epochs=epochs,
+                   metric=RunningMetric("mae"), validation=(torch.randn(40, 3), torch.randn(40)),
+                   callbacks=callbacks, fused_step=step)
+
+
+def test_a_fused_step_validates_with_its_kernels_and_the_monitor_watches_them():
+    recount = _Recount()
+    trainer = _fused_trainer([DeadUnitMonitor(), recount])
+    calls = []
+    trainer.model.register_forward_pre_hook(lambda module, inputs: calls.append(1))
+    history = trainer.fit().history
+    # Only the recount called the module: neither training nor validation did.
+    assert len(calls) == len(history) == 3
+    assert [record["dead_units"] for record in history] == pytest.approx(recount.shares)
+    assert history[0]["dead_units"] >= 3 / 10
+    # The kernel's validation numbers are the module's, to the last bit.
+    features, targets = trainer.validation
+    trainer.model.eval()
+    with torch.no_grad():
+        prediction = trainer.model(features)
+    assert torch.equal(trainer.predict(features), prediction)
+    assert history[-1]["val_loss"] == MSELoss()(prediction, targets).item()

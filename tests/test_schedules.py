@@ -208,11 +208,22 @@ def test_step_schedules_step_every_optimizer_step_and_log_each_rate(regression_c
     assert (run.path / "plots" / "lr.png").is_file()  # drawn from the per-step rates
 
 
+def test_rate_plot_is_drawn_when_the_rate_moves_within_the_only_epoch(regression_csv,
+                                                                      runs_dir):
+    # One epoch: the history holds one rate, but the step schedule moved it every step.
+    config = small_config(regression_csv, epochs=1,
+                          scheduler={"name": "warmup", "warmup_steps": 9})
+    run = trainwise.fit(config, runs_dir=runs_dir, progress=False)
+    assert len(run.history) == 1
+    assert (run.path / "plots" / "lr.png").is_file()
+
+
 def test_epoch_schedules_leave_batch_rows_without_a_rate(regression_csv, runs_dir):
     config = small_config(regression_csv, epochs=2, scheduler={"name": "step", "step_size": 1})
     run = trainwise.fit(config, runs_dir=runs_dir, progress=False)
     assert "lr" not in _batch_rows(run)[0]
     assert [record["lr"] for record in run.history] == pytest.approx([0.01, 0.001])
+    assert (run.path / "plots" / "lr.png").is_file()  # the rate moved between epochs
 
 
 RESUME_SCHEDULES = {

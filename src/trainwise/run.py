@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from safetensors.torch import load_file
 
 from trainwise.config.load import load_config
@@ -29,6 +28,7 @@ from trainwise.models.build import build_model
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.training.checkpoint import load_weights_into
 from trainwise.uncertainty import distribution_columns, evaluate_distribution, predictive_parts
+from trainwise.yaml_io import load_yaml
 
 MODEL_FILE = "model.safetensors"
 
@@ -57,7 +57,7 @@ class Run:
 
     @cached_property
     def config(self) -> Config:
-        raw = yaml.safe_load(self.run_dir.file("config.yaml").read_text())
+        raw = load_yaml(self.run_dir.file("config.yaml").read_text())
         return load_config(raw)
 
     @cached_property

@@ -19,8 +19,10 @@ class DeadUnitMonitor(Callback):
     It watches the validation pass the trainer runs anyway: forward hooks on the ReLUs are
     added just before that pass and removed right after it (hooks left on would cost every
     training step), and the share is read with the epoch's other numbers (``log_value``).
-    That costs a few small kernels per epoch. A loop that validates without the validation
-    hooks (the batched sweep) gets the share from a forward pass of this callback's own.
+    That costs a few small kernels per epoch. A fused step predicts without calling the
+    modules, so then the kernel's ReLU blocks are watched instead (``MLPKernel.watch``). A
+    loop that validates without the validation hooks (the batched sweep) gets the share from
+    a forward pass of this callback's own.
 
     Example:
         >>> trainer = Trainer(..., callbacks=[DeadUnitMonitor()])   # doctest: +SKIP
@@ -33,14 +35,15 @@ class DeadUnitMonitor(Callback):
         self._handles: list = []
         # Ever-active flags per (module, width): one ReLU module reused for two layers of
         # different widths still counts as two layers.
-        self._active: dict[tuple[int, int], torch.Tensor] = {}
+        self._active: dict[tuple, torch.Tensor] = {}
+        self._kernel = None  # the fused kernel being watched, if any
 
     def on_train_begin(self, trainer) -> None:
         self._relus = [module for module in trainer.model.modules()
                        if isinstance(module, nn.ReLU)]
 
     def on_validation_begin(self, trainer) -> None:
-        self._watch()
+        self._watch(trainer)
 
     def on_validation_end(self, trainer) -> None:
         share = self._unwatch()
@@ -50,7 +53,7 @@ class DeadUnitMonitor(Callback):
     def on_epoch_end(self, trainer, record: dict) -> None:
         if "dead_units" in record or trainer.validation is None or not self._relus:
             return
-        self._watch()  # no validation hooks came this epoch: a pass of our own
+        self._watch(trainer)  # no validation hooks came this epoch: a pass of our own
         try:
             trainer.predict(trainer.validation[0])
         finally:
@@ -62,15 +65,23 @@ class DeadUnitMonitor(Callback):
         self._unwatch()  # in case training stopped inside the validation pass
 
     # ----------------------------------------------------------------- helpers
-    def _watch(self) -> None:
+    def _watch(self, trainer) -> None:
         self._active = {}
-        self._handles = [relu.register_forward_hook(self._remember) for relu in self._relus]
+        kernel = getattr(trainer.fused_step, "kernel", None)
+        if kernel is not None and hasattr(kernel, "watch"):
+            kernel.watch(self._remember_block)
+            self._kernel = kernel
+        else:
+            self._handles = [relu.register_forward_hook(self._remember) for relu in self._relus]
 
     def _unwatch(self) -> torch.Tensor | None:
-        """Remove the hooks; the dead share (0-d, on the device) of what they saw, or None."""
+        """Stop watching; the dead share (0-d, on the device) of what was seen, or None."""
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        if self._kernel is not None:
+            self._kernel.watch(None)
+            self._kernel = None
         if not self._active:
             return None
         flags = torch.cat(list(self._active.values()))  # (all units,)
@@ -78,7 +89,13 @@ class DeadUnitMonitor(Callback):
         return 1.0 - flags.float().mean()
 
     def _remember(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
+        self._add((id(module), output.shape[-1]), output)
+
+    def _remember_block(self, position: int, activation: str, output: torch.Tensor) -> None:
+        if activation == "relu":  # the blocks the module path counts: those with an nn.ReLU
+            self._add(("block", position), output)
+
+    def _add(self, key: tuple, output: torch.Tensor) -> None:
         active = (output > 0).reshape(-1, output.shape[-1]).any(dim=0)  # (units,)
-        key = (id(module), output.shape[-1])
         seen = self._active.get(key)
         self._active[key] = active if seen is None else seen | active

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from trainwise.yaml_io import load_yaml
 
 
 @dataclass
@@ -48,7 +48,7 @@ class DiagnosisContext:
 def context_from_run(run_path: str | Path) -> DiagnosisContext:
     """Build the context from a run directory's files (config, baselines, summary, status)."""
     path = Path(run_path)
-    config = yaml.safe_load((path / "config.yaml").read_text())
+    config = load_yaml((path / "config.yaml").read_text())
     rows = _read_json(path / "data_summary.json").get("rows", {})
     status = _read_json(path / "status.json")
     stopping = config["train"]["early_stopping"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from trainwise.diagnostics.thresholds import Thresholds
 
@@ -17,11 +20,19 @@ def has(history: list[dict], key: str) -> bool:
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing rolling median: robust to single noisy epochs, never looks ahead."""
-    out = np.empty_like(values)
-    for i in range(len(values)):
-        out[i] = np.nanmedian(values[max(0, i - window + 1): i + 1])
-    return out
+    """Trailing rolling median: robust to single noisy epochs, never looks ahead.
+
+    Epoch i gets the median of the finite values among epochs i - window + 1 .. i (fewer at
+    the start), NaN where all of them are missing. One vectorised median over a (n, window)
+    view: a loop of ``nanmedian`` calls cost ~15 µs an epoch, every run's diagnosis.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0 or window <= 1:
+        return values.copy()
+    padded = np.concatenate([np.full(window - 1, np.nan), values])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing window gives NaN
+        return np.nanmedian(sliding_window_view(padded, window), axis=1)
 
 
 def tail_length(n: int, limits: Thresholds) -> int:

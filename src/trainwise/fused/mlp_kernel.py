@@ -74,6 +74,18 @@ class MLPKernel:
         # Per block: (input, pre-activation z, normed y, activation a, dropout mask, norm saves).
         self._tape: list[tuple] = []
         self._last_hidden: torch.Tensor | None = None
+        # Called as watcher(block position, activation name, activation output) by every
+        # eval-mode forward while set (see ``watch``); None: no cost.
+        self._watcher = None
+
+    def watch(self, watcher) -> None:
+        """Show every eval-mode forward's hidden activations to ``watcher(position, name, a)``
+        (a: (B, width), after the activation, before dropout); None stops it.
+
+        The module's forward hooks never fire here (the module is not called), so a callback
+        that reads hidden units (``DeadUnitMonitor``) watches the kernel instead.
+        """
+        self._watcher = watcher
 
     def forward(self, x: torch.Tensor, training: bool = True) -> torch.Tensor:
         """The network's output for ``x`` (B, n_inputs) -> (B, n_outputs).
@@ -86,7 +98,7 @@ class MLPKernel:
             x = x + torch.randn_like(x) * structure.input_noise
         self._tape = []
         h = x
-        for block in self.blocks:
+        for position, block in enumerate(self.blocks):
             z = torch.addmm(block.bias, h, block.weight_t)  # (B, out)
             y, saved = _norm_forward(block, z, training, structure) if block.norm else (z, None)
             a = activate(block.spec.activation, y, structure.slope)
@@ -98,6 +110,8 @@ class MLPKernel:
                 h_next = a
             if training:
                 self._tape.append((h, z, y, a, mask, saved))
+            elif self._watcher is not None:
+                self._watcher(position, block.spec.activation, a)
             h = h_next
         self._last_hidden = h
         return torch.addmm(self.out_bias, h, self.out_weight_t)  # (B, n_outputs)

@@ -17,11 +17,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from matplotlib.lines import Line2D
 
 from trainwise.reports.figure import DPI, log_scale_if_wide, plt, save_figure
 from trainwise.tracking.run_dir import RunDirectory
+from trainwise.yaml_io import load_yaml
 
 # A display name, not a setting: a sweep names its configs after what differs, so it would
 # only repeat that.
@@ -44,7 +44,7 @@ def run_configs(runs: list[RunDirectory]) -> dict[str, dict]:
     Returns:
         ``{run_id: config}``.
     """
-    return {run.run_id: yaml.safe_load(run.file("config.yaml").read_text()) or {} for run in runs}
+    return {run.run_id: load_yaml(run.file("config.yaml").read_text()) or {} for run in runs}
 
 
 def differing_settings(configs: dict[str, dict]) -> dict[str, dict[str, Any]]:

@@ -39,6 +39,10 @@ EDGE_PAD_INCHES = 0.06
 PNG_COMPRESS_LEVEL = 3
 # A margin never takes more than this share of the figure, however long a label.
 MAX_MARGIN = 0.45
+# At most this many intervals between ticks on a linear axis (matplotlib's "auto" makes up
+# to ~9 on these sizes). Ticks are most of a plot's cost (each is two lines, a label and a
+# grid line, laid out and drawn); five or six still read at a glance.
+TICK_BINS = 5
 
 
 def new_figure(width: float = 6.4, height: float = 4.0, layout: str = "fit"):
@@ -65,7 +69,9 @@ def new_figure(width: float = 6.4, height: float = 4.0, layout: str = "fit"):
     figure = Figure(figsize=(width, height), dpi=DPI,
                     layout="constrained" if layout == "constrained" else None)
     FigureCanvasAgg(figure)
-    return figure, figure.add_subplot()
+    axis = figure.add_subplot()
+    axis.locator_params(nbins=TICK_BINS)  # linear axes; a log scale brings its own locator
+    return figure, axis
 
 
 def fit_margins(figure, pad_inches: float = EDGE_PAD_INCHES) -> None:

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import yaml
-
 from trainwise.reports.calibration import (plot_pit_histogram, plot_reliability,
                                            plot_variance_vs_site)
 from trainwise.reports.confusion import plot_confusion_matrix
@@ -25,12 +23,11 @@ from trainwise.reports.curves import curve_keys, plot_curve
 from trainwise.reports.optimizer_curves import epoch_end_steps, plot_grad_norm, plot_learning_rate
 from trainwise.reports.regression import plot_predicted_vs_actual, plot_residuals
 from trainwise.tracking.run_dir import RunDirectory
+from trainwise.yaml_io import load_yaml
 
 # The split the regression scatter plots show: test when there is one, else validation.
 PREDICTION_SPLITS = ("test", "val")
 SPLIT_NAMES = {"val": "validation", "test": "test"}
-# libyaml's loader when PyYAML has it: the pure-Python one takes milliseconds per config.
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def write_plots(run_path: str | Path) -> list[Path]:
@@ -67,7 +64,7 @@ def _plot_jobs(run_dir: RunDirectory) -> dict[str, Callable[[Path], Path]]:
         for key in curve_keys(history):
             jobs[f"{key}.png"] = partial(plot_curve, history, key, best_epoch=best_epoch,
                                          label=labels.get(key, key))
-        if any(record.get("lr") is not None for record in history):
+        if _learning_rate_moved(run_dir, history):
             batch_rows = _read_csv(run_dir, "batch_history.csv")
             end_steps, unit = epoch_end_steps(history, batch_rows, status.get("global_step"))
             # Step schedules log each step's rate; epoch schedules leave the column out.
@@ -86,6 +83,29 @@ def _plot_jobs(run_dir: RunDirectory) -> dict[str, Callable[[Path], Path]]:
     jobs.update(_regression_jobs(run_dir, config))
     jobs.update(_calibration_jobs(run_dir, config))
     return jobs
+
+
+def _learning_rate_moved(run_dir: RunDirectory, history: list[dict]) -> bool:
+    """Whether the learning rate changed during the run: between epochs (an epoch schedule,
+    plateau reductions) or within them (a step schedule logs each step's rate).
+
+    A constant rate gets no plot: a flat line says no more than the config's ``train.lr``,
+    and drawing it cost ~0.1 s of every run.
+    """
+    rates = {record.get("lr") for record in history} - {None}
+    if len(rates) > 1:
+        return True
+    if not rates:
+        return False
+    path = run_dir.file("batch_history.csv")
+    if not path.is_file():
+        return False
+    with path.open(newline="") as handle:
+        header = next(csv.reader(handle), [])
+        if "lr" not in header:
+            return False
+        column = header.index("lr")
+        return len({row[column] for row in csv.reader(handle) if row and row[column]}) > 1
 
 
 def _regression_jobs(run_dir: RunDirectory, config: dict) -> dict[str, Callable[[Path], Path]]:
@@ -167,7 +187,7 @@ def _read_json(run_dir: RunDirectory, name: str, default):
 
 def _read_yaml(run_dir: RunDirectory, name: str) -> dict:
     path = run_dir.file(name)
-    return (yaml.load(path.read_text(), Loader=YAML_LOADER) or {}) if path.is_file() else {}
+    return (load_yaml(path.read_text()) or {}) if path.is_file() else {}
 
 
 def _read_csv(run_dir: RunDirectory, name: str) -> list[dict] | None:

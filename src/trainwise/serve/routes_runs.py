@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import RedirectResponse
 
@@ -15,6 +14,7 @@ from trainwise.serve.run_view import run_snapshot, run_summary
 from trainwise.serve.services import ServicesDep
 from trainwise.tracking.run_control import (clear_stop_request, process_alive, read_process,
                                             request_stop)
+from trainwise.yaml_io import load_yaml
 
 router = APIRouter()
 MAX_COMPARED = 12  # runs on one comparison page
@@ -66,7 +66,7 @@ def resume(run_id: str, body: ResumeRequest, svc: ServicesDep) -> dict:
     if row["status"] == "finished" and body.epochs is None:
         raise HTTPException(400, f"run {run_id} has finished; give the new total number of "
                                  "epochs to continue it")
-    config = yaml.safe_load((path / "config.yaml").read_text()) or {}
+    config = load_yaml((path / "config.yaml").read_text()) or {}
     refuse_user_code(svc, str(config.get("model", {}).get("name", "")), f"run {run_id}")
     clear_stop_request(path)  # a request left over from an earlier process is void
     return svc.launcher.resume(run_id, path, body.epochs).to_dict()
@@ -95,7 +95,7 @@ def compare(ids: Annotated[list[str], Query(min_length=1, max_length=MAX_COMPARE
     configs, runs_out = {}, []
     for run_id in dict.fromkeys(ids):
         row, path = svc.run_or_404(run_id)
-        configs[run_id] = yaml.safe_load((path / "config.yaml").read_text()) or {}
+        configs[run_id] = load_yaml((path / "config.yaml").read_text()) or {}
         runs_out.append({"run": run_summary(row), "history": svc.store.history(run_id)})
     settings = differing_settings(configs)
     labels = run_labels(settings, list(configs))

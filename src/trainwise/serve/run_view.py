@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
 
 from trainwise.serve.settings import ServeSettings
 from trainwise.tracking.run_control import process_alive, read_process
 from trainwise.tracking.store import RunStore
+from trainwise.yaml_io import load_yaml
 
 CONFUSION_VAL_FILE = "confusion_val.json"  # written by callbacks.ValidationConfusion
 UNFINISHED_ENDS = ("stopped", "interrupted", "failed")  # ended without findings.json
@@ -193,7 +193,7 @@ def thin(batches: list[dict], limit: int) -> list[dict]:
 
 def _config(path: Path) -> dict:
     text = (path / "config.yaml").read_text() if (path / "config.yaml").is_file() else ""
-    return {"yaml": text, "values": yaml.safe_load(text) or {}}
+    return {"yaml": text, "values": load_yaml(text) or {}}
 
 
 def _json(path: Path):

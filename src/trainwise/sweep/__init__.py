@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from trainwise.atomic import write_json_atomic, write_text_atomic
 from trainwise.config.load import load_config, parse_overrides
@@ -26,6 +25,7 @@ from trainwise.sweep.plan import Plan, choose_plan
 from trainwise.sweep.results import as_markdown, member_table, point_table
 from trainwise.sweep.train_members import fused_problem, train_members
 from trainwise.tracking.run_dir import unique_folder
+from trainwise.yaml_io import dump_yaml
 
 SWEEPS_FOLDER = "sweeps"  # under the runs folder: one folder per sweep
 
@@ -93,7 +93,7 @@ def sweep(config: str | Path | dict | Config, grid: dict[str, list] | None = Non
               "members": [{"member": m.index, "point": m.point, "values": m.values,
                            "seed": m.seed, "label": m.label} for m in members]}
     write_json_atomic(folder / "sweep.json", record)
-    write_text_atomic(folder / "base_config.yaml", yaml.safe_dump(
+    write_text_atomic(folder / "base_config.yaml", dump_yaml(
         base.model_dump(mode="json", exclude={"sweep"}), sort_keys=False))
     if progress:
         print(f"sweep: {len(members)} runs, {plan.mode} ({plan.reason})")

@@ -245,17 +245,25 @@ class Trainer:
 
     @torch.inference_mode()
     def predict(self, features: torch.Tensor) -> torch.Tensor:
-        """Model outputs for all rows, in eval mode, in large chunks."""
+        """Model outputs for all rows, in eval mode, in large chunks.
+
+        A fused step predicts with its own kernels (the same numbers, no module calls);
+        otherwise the model runs in eval mode and is put back as it was.
+        """
+        if self.fused_step is not None:
+            return self._in_chunks(self.fused_step.predict, features)
         was_training = self.model.training
         self.model.eval()
-        size = self.eval_batch_size
-        if len(features) <= size:
-            outputs = self.model(features)  # one chunk: no slicing, no copy
-        else:
-            outputs = torch.cat([self.model(features[start:start + size])
-                                 for start in range(0, len(features), size)])
+        outputs = self._in_chunks(self.model, features)
         self.model.train(was_training)
         return outputs
+
+    def _in_chunks(self, forward, features: torch.Tensor) -> torch.Tensor:
+        size = self.eval_batch_size
+        if len(features) <= size:
+            return forward(features)  # one chunk: no slicing, no copy
+        return torch.cat([forward(features[start:start + size])
+                          for start in range(0, len(features), size)])
 
     def _clip_and_measure_gradients(self) -> None:
         """Clip when asked; record the gradient norm (before clipping) of each epoch's first batch.
