@@ -88,6 +88,11 @@ def test_batched_members_match_separate_runs(regression_csv, runs_dir):
         alone = fit(member.config, runs_dir=runs_dir / "alone", progress=False)
         assert alone.run_dir.read_json("manifest.json")["training_path"]["path"] == "fused"
         assert_same_curves(alone.history, run.history)
+        # Dead units from the one batched validation pass: each member's own share, in the
+        # record's place a separate run gives it.
+        assert [record["dead_units"] for record in run.history] == \
+            [record["dead_units"] for record in alone.history]
+        assert list(run.history[-1]) == list(alone.history[-1])
         for name, tensor in alone.model.state_dict().items():
             torch.testing.assert_close(run.model.state_dict()[name], tensor,
                                        rtol=1e-4, atol=1e-6)

@@ -56,6 +56,10 @@ class ModelCheckpoint(Callback):
         if trainer.state.epoch == 0:
             self.watch.reset()
         self._best = None
+        # The clock starts with training: a crash before the first write loses no more than
+        # ``last_every_s`` either, and a short run writes once, at its end, not also after
+        # its first epoch.
+        self._last_saved_at = time.monotonic()
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         if self.watch.update(record) and self.save_best:

@@ -74,6 +74,12 @@ class BatchedMLPKernel:
         self.out_bias = layout.view(flat, f"{out}.bias").unsqueeze(1)
         self._tape: list[tuple] = []
         self._last_hidden: torch.Tensor | None = None
+        self._watcher = None  # see ``watch``
+
+    def watch(self, watcher) -> None:
+        """Show every eval-mode forward's hidden activations to ``watcher(position, name, a)``
+        (a: (K, B, width), after the activation); None stops it. As ``MLPKernel.watch``."""
+        self._watcher = watcher
 
     def forward(self, x: torch.Tensor, training: bool = True,
                 active: torch.Tensor | None = None) -> torch.Tensor:
@@ -92,7 +98,7 @@ class BatchedMLPKernel:
             x = x + torch.randn_like(x) * structure.input_noise  # each member its own noise
         self._tape = []
         h = x
-        for block in self.blocks:
+        for position, block in enumerate(self.blocks):
             z = torch.baddbmm(block.bias, h, block.weight_t)  # (K, B, out)
             y, saved = _norm_forward(block, z, training, active, structure) if block.norm \
                 else (z, None)
@@ -100,6 +106,8 @@ class BatchedMLPKernel:
             mask = _member_dropout_mask(a, block.dropout) if training and _drops(block) else None
             if training:
                 self._tape.append((h, y, a, mask, saved))
+            elif self._watcher is not None:
+                self._watcher(position, block.spec.activation, a)
             h = a * mask if mask is not None else a
         self._last_hidden = h
         return torch.baddbmm(self.out_bias, h, self.out_weight_t)  # (K, B, n_outputs)

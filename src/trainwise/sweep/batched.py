@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import torch
 
+from trainwise.callbacks import DeadUnitMonitor
 from trainwise.fused.step import BatchedFusedStep, optimizer_options
 from trainwise.session import Session
 from trainwise.training.interrupt import stop_on_interrupt
@@ -44,9 +45,15 @@ class BatchedTraining:
             lr=[option["lr"] for option in options],
             weight_decay=[option["weight_decay"] for option in options])
         self.active = [True] * len(sessions)
+        # Each member's batch norm buffers, in module order (a module walk costs ~14 µs).
+        self.member_buffers = [list(session.model.buffers()) for session in sessions]
         # One seed for all: one data order, so the rows are shared instead of stacked.
         self.shared_order = len({trainer.batches.seed for trainer in self.trainers}) == 1
         self.interrupt = TrainState()  # Ctrl-C sets its flag (stop_on_interrupt)
+        # The members' DeadUnitMonitors would each run a forward pass per epoch; the batched
+        # validation pass measures every member's share at once instead.
+        self.count_dead_units = any(isinstance(callback, DeadUnitMonitor)
+                                    for callback in first.callbacks.callbacks)
         # Called after every epoch with the number of members still training (progress).
         self.on_epoch: Callable[[int], object] | None = None
 
@@ -79,39 +86,35 @@ class BatchedTraining:
         epoch = self.trainers[members[0]].state.epoch
         first = self.trainers[0]
         per_step_schedule = first.schedule.per_step
-        loss_sum = metric_sum = grad_norm = None
-        rows, step_losses, step_lrs = 0, [], []
+        grad_norm = None
+        step_losses, step_sums, step_rows, step_lrs = [], [], [], []
         for position, (features, targets, weights) in enumerate(self._batches(epoch)):
             losses, prediction = self.step(features, targets, weights,
                                            measure_grad_norm=position == 0)  # (K,), (K, B, out)
-            count = targets.shape[-1]
-            sums = first.metric.member_sums(prediction, targets)
-            if loss_sum is None:
-                loss_sum, metric_sum = losses * count, sums.float()
+            if position == 0:
                 grad_norm = self.step.grad_norm.clone()
-            else:
-                loss_sum += losses * count
-                metric_sum += sums
-            rows += count
-            if first.log_batches:
-                step_losses.append(losses)
+            # Kept as they come and added up once, as ``TrainState.read_epoch`` does.
+            step_losses.append(losses)
+            step_sums.append(first.metric.member_sums(prediction, targets))
+            step_rows.append(targets.shape[-1])
             if per_step_schedule:
                 step_lrs.append([trainer.lr for trainer in self.trainers])
                 for k in members:
                     self.trainers[k].schedule.after_step()
                 self._take_member_rates()
-        validation = self._validate()  # (2, K) or None
-        numbers = [loss_sum / rows, metric_sum / rows, grad_norm.reshape(-1)]
-        if validation is not None:
-            numbers += list(validation)
-        # The epoch's one read from the device, for every member at once.
-        values = torch.stack(numbers).tolist()  # (2 or 4 + 1, K)
-        losses_by_step = torch.stack(step_losses).T.tolist() if step_losses else None  # (K, S)
+        validation = self._validate()  # (2 or 3, K) or None
+        named = [grad_norm.reshape(-1), *(validation if validation is not None else [])]
+        # The epoch's one read from the device, for every member at once: (2 S + named, K).
+        table = torch.stack([*step_losses, *step_sums, *named]).tolist()
+        steps, rows = len(step_losses), sum(step_rows)
         seconds = time.perf_counter() - started
         for k in members:
-            self._end_member_epoch(k, [row[k] for row in values], seconds,
-                                   losses_by_step[k] if losses_by_step else None,
-                                   [lrs[k] for lrs in step_lrs])
+            losses = [row[k] for row in table[:steps]]
+            loss = sum(value * count for value, count in zip(losses, step_rows)) / rows
+            metric = sum(row[k] for row in table[steps:2 * steps]) / rows
+            self._end_member_epoch(k, [loss, metric, *(row[k] for row in table[2 * steps:])],
+                                   seconds, losses if first.log_batches else None,
+                                   [lrs[k] for lrs in step_lrs], step_losses[-1][k])
         self.step.set_active(self.active)
 
     def _batches(self, epoch: int):
@@ -126,23 +129,43 @@ class BatchedTraining:
 
     @torch.inference_mode()
     def _validate(self) -> torch.Tensor | None:
-        """(2, K): each member's validation loss and metric, on the device; None without."""
+        """(2, K): each member's validation loss and metric, on the device; None without.
+        With dead units counted, (3, K): their share is the third row."""
         first = self.trainers[0]
         if first.validation is None:
             return None
         features, targets = first.validation
         size = first.eval_batch_size
-        prediction = torch.cat([self.step.predict(features[start:start + size])
-                                for start in range(0, len(features), size)], dim=1)  # (K, N, out)
+        # Per ReLU block, (K, width): whether each unit fired for any validation row.
+        fired: dict[int, torch.Tensor] = {}
+
+        def remember(position: int, activation: str, output: torch.Tensor) -> None:
+            if activation == "relu":  # the units DeadUnitMonitor counts
+                active = (output > 0).any(dim=1)
+                fired[position] = active if position not in fired else fired[position] | active
+
+        self.step.kernel.watch(remember if self.count_dead_units else None)
+        try:
+            prediction = torch.cat([self.step.predict(features[start:start + size])
+                                    for start in range(0, len(features), size)],
+                                   dim=1)  # (K, N, out)
+        finally:
+            self.step.kernel.watch(None)
         # The members' own loss function and metric, as their Trainer would score them.
         values = [torch.stack([first.loss_fn(member_prediction, targets),
                                first.metric.value(member_prediction, targets)])
                   for member_prediction in prediction]
-        return torch.stack(values, dim=1)
+        values = torch.stack(values, dim=1)
+        if fired:
+            dead = 1.0 - torch.cat(list(fired.values()), dim=1).float().mean(dim=1)  # (K,)
+            values = torch.cat([values, dead.unsqueeze(0)])
+        return values
 
     def _end_member_epoch(self, k: int, values: list[float], seconds: float,
-                          step_losses: list[float] | None, step_lrs: list[float]) -> None:
-        """Give member k its epoch as ``Trainer.end_epoch`` would, then run its callbacks."""
+                          step_losses: list[float] | None, step_lrs: list[float],
+                          last_loss: torch.Tensor) -> None:
+        """Give member k its epoch as ``Trainer.end_epoch`` would, then run its callbacks
+        (``on_batch_end`` with the loss of the epoch's last batch)."""
         trainer, state = self.trainers[k], self.trainers[k].state
         steps = len(step_losses) if step_losses is not None else len(trainer.batches)
         state.epoch += 1
@@ -151,6 +174,8 @@ class BatchedTraining:
         if len(values) > 3:
             record.update({"val_loss": values[3], f"val_{trainer.metric.name}": values[4]})
         record.update({"lr": state.epoch_lr, "grad_norm": values[2], "epoch_time_s": seconds})
+        if len(values) > 5:  # last, as a logged value comes in ``Trainer.end_epoch``
+            record["dead_units"] = values[5]
         state.history.append(record)
         if step_losses is not None:
             first_step = state.global_step - steps + 1
@@ -162,7 +187,7 @@ class BatchedTraining:
         trainer.schedule.after_epoch(record)
         self._give_member_its_weights(k)
         state.interrupted = state.interrupted or self.interrupt.interrupted
-        trainer.callbacks.call("on_batch_end", trainer, torch.tensor(values[0]))
+        trainer.callbacks.call("on_batch_end", trainer, last_loss)
         trainer.callbacks.call("on_epoch_end", trainer, record)
         if trainer.finishing:
             self.active[k] = False
@@ -181,7 +206,7 @@ class BatchedTraining:
         fused = self.trainers[k].fused_step
         fused.flat.copy_(self.step.flat[k])
         # By position: a member's buffer names differ from the first's when its dropout does.
-        for (_, buffer), stacked in zip(fused.model.named_buffers(), self.step.buffers.values()):
+        for buffer, stacked in zip(self.member_buffers[k], self.step.buffers.values()):
             buffer.copy_(stacked[k])
         copy_member_optimizer_state(self.step.optimizer, k, fused.optimizer, fused.layout.n_matrix)
 
