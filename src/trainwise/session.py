@@ -225,13 +225,23 @@ class Session:
             raise
         return self.conclude(draw_plots)
 
-    def begin(self) -> None:
-        """Mark the run as running, in its files and in the store."""
+    def begin(self, baselines: dict | None = None) -> dict:
+        """Mark the run as running, in its files and in the store.
+
+        Args:
+            baselines: this data's baseline scores when already computed (the members of a
+                batched sweep share data and task); None: compute them.
+
+        Returns:
+            The baselines written, if the run had none yet.
+        """
         self.store.upsert_run(self.run_dir.run_id, name=self.cfg.name, task=self.cfg.task.type,
                               path=str(self.run_dir.path.resolve()), status="running")
         self._write_status("running")
         if not self.run_dir.exists("baselines.json"):
-            self.run_dir.write_json("baselines.json", self._baselines())
+            baselines = self._baselines() if baselines is None else baselines
+            self.run_dir.write_json("baselines.json", baselines)
+        return baselines
 
     def fail(self) -> None:
         """Mark the run as failed (training raised)."""

@@ -65,11 +65,12 @@ def _batched(members: list[SweepMember], plan: Plan, sweep_id: str, runs_dir: Pa
     if unfused:  # the plan judged the model alone; the data can still decide otherwise
         raise UserError(f"sweep.mode: batched needs the fused step, which this run cannot use "
                         f"({unfused[0]}); use sweep.mode: sequential.")
+    baselines = None  # one data, one task: every member's baselines are the first's
     for member, session in zip(members, sessions):
         session.record_manifest({
             "training_path": {"path": "batched", "reason": plan.reason},
             **_member_record(member, sweep_id, len(members))})
-        session.begin()
+        baselines = session.begin(baselines)
     training = BatchedTraining(sessions)
     with tqdm(total=sessions[0].trainer.epochs, desc="sweep (batched)", unit="epoch",
               disable=not progress) as bar:
