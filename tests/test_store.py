@@ -82,3 +82,23 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     write_text_atomic(tmp_path / "report.html", "<p>shared</p>")
     mode = stat.S_IMODE(os.stat(tmp_path / "report.html").st_mode)
     assert mode == 0o666 & ~_UMASK  # e.g. 0644, not mkstemp's private 0600
+
+
+def test_checkpoints_are_fsynced_and_text_records_only_atomic(tmp_path, monkeypatch):
+    import os
+
+    from trainwise.atomic import write_json_atomic, write_text_atomic
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda descriptor: (synced.append(descriptor),
+                                                         real_fsync(descriptor)))
+    save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
+    assert len(synced) == 1  # training's state survives a power cut, not only a kill
+    write_json_atomic(tmp_path / "history.json", [{"epoch": 1}])
+    write_text_atomic(tmp_path / "history.csv", "epoch\n1\n")
+    assert len(synced) == 1  # records are rewritten from the checkpoint when needed
+    write_text_atomic(tmp_path / "note.txt", "kept", durable=True)
+    assert len(synced) == 2
+    assert (tmp_path / "note.txt").read_text() == "kept"
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind

@@ -124,7 +124,8 @@ def save_figure(figure, path: str | Path) -> Path:
         image = pixels.convert("RGB")
         write_atomic(path, lambda handle: image.save(handle, format="png",
                                                      compress_level=PNG_COMPRESS_LEVEL,
-                                                     dpi=(figure.dpi, figure.dpi)))
+                                                     dpi=(figure.dpi, figure.dpi)),
+                     durable=False)  # redrawn from the run's files whenever missing
     finally:
         plt.close(figure)  # a no-op for our own figures; frees pyplot ones (compare.py)
     return path
