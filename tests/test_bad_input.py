@@ -268,7 +268,8 @@ def test_resume_with_damaged_checkpoint(invoke, tmp_path, runs_dir, regression_c
     before = snapshot(run)
     result = invoke("resume", run, "--epochs", 10, "--runs-dir", runs_dir)
     output = assert_user_error(result, "checkpoint", "last.pt", "corrupt or truncated",
-                               "Resume from another run, or retrain")
+                               "No earlier good checkpoint is left", "Remove",
+                               "again from epoch 0")
     assert "weights_only" not in output  # torch's advice to load unsafely is not passed on
     assert snapshot(run) == before
     assert run_dirs(runs_dir) == [run]

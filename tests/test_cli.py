@@ -102,7 +102,7 @@ def test_datasets_lists_the_bundled_tables(invoke):
     assert "auto_mpg" in result.output and "breast_cancer" in result.output
 
 
-def test_ctrl_c_saves_marks_interrupted_and_resume_continues(runs_dir, regression_csv, tmp_path):
+def test_ctrl_c_saves_marks_stopped_and_resume_continues(runs_dir, regression_csv, tmp_path):
     """A real process, a real SIGINT; another process follows the run live through the store."""
     config = tmp_path / "cfg.yaml"
     config.write_text(yaml.safe_dump(small_config(regression_csv, epochs=100_000, batch_size=4,
@@ -123,7 +123,7 @@ def test_ctrl_c_saves_marks_interrupted_and_resume_continues(runs_dir, regressio
     assert "Resume with: trainwise resume" in output
     run = _only_run(runs_dir)
     status = json.loads((run / "status.json").read_text())
-    assert status["status"] == "interrupted"
+    assert status["status"] == "stopped" and status["signal"] == "SIGINT"
     assert (run / "checkpoints" / "last.pt").is_file()
 
     resumed = subprocess.run([sys.executable, "-m", "trainwise.cli", "resume", run.name,

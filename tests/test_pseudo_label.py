@@ -238,7 +238,7 @@ def test_interrupt_inside_a_round_then_resume_is_exact(partly_labelled_csv, runs
     step = sum(steps_per_epoch[:4]) + 2
     interrupted = trainwise.fit(config, runs_dir=runs_dir, progress=False,
                                 callbacks=[InterruptAtStep(step)])
-    assert interrupted.status["status"] == "interrupted"
+    assert interrupted.status["status"] == "stopped"
     resumed = trainwise.resume(interrupted.path, runs_dir=runs_dir, progress=False)
     assert comparable_history(resumed) == comparable_history(straight)
 

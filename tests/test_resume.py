@@ -44,7 +44,7 @@ def test_interrupt_mid_epoch_then_resume_equals_straight(regression_csv, runs_di
     # 300 rows * 0.6 = 180 training rows = 12 batches per epoch; step 30 is inside epoch 3.
     interrupted = trainwise.fit(config, runs_dir=runs_dir, progress=False,
                                 callbacks=[InterruptAtStep(30)])
-    assert interrupted.status["status"] == "interrupted"
+    assert interrupted.status["status"] == "stopped"
     assert interrupted.status["global_step"] == 30
     assert len(interrupted.history) == 2
     resumed = trainwise.resume(interrupted.path, runs_dir=runs_dir, progress=False)
@@ -59,7 +59,7 @@ def test_resume_an_interrupted_run_in_the_store(regression_csv, runs_dir):
     interrupted = trainwise.fit(config, runs_dir=runs_dir, progress=False,
                                 callbacks=[InterruptAtStep(8)])
     store = RunStore(runs_dir / "trainwise.db")
-    assert store.get_run(interrupted.id)["status"] == "interrupted"
+    assert store.get_run(interrupted.id)["status"] == "stopped"
     trainwise.resume(interrupted.id, runs_dir=runs_dir, progress=False)
     row = store.get_run(interrupted.id)
     assert row["status"] == "finished"

@@ -22,7 +22,8 @@ from trainwise.data.shuffle_buffer import ShuffleBuffer
 from trainwise.data.stream_transform import ChunkTransform
 from trainwise.data.streaming import plan_epoch
 from trainwise.errors import UserError
-from trainwise.session import fit, resume
+from trainwise.resume_run import resume
+from trainwise.session import fit
 from trainwise.training.stream_batches import StreamingBatches
 
 TRAIN_ROWS = 3000

@@ -248,6 +248,6 @@ def test_interrupt_in_the_unfreeze_epoch_then_resume_equals_straight(regression_
     straight = _fit(config, None, runs_dir)
     # 180 training rows / 16 = 12 batches per epoch: step 30 is inside epoch 3.
     interrupted = _fit(config, None, runs_dir, [InterruptAtStep(30)])
-    assert interrupted.status["status"] == "interrupted"
+    assert interrupted.status["status"] == "stopped"
     resumed = trainwise.resume(interrupted.path, runs_dir=runs_dir, progress=False)
     assert comparable_history(resumed) == comparable_history(straight)

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # and `trainwise runs` start without loading torch or pandas.
 _EXPORTS = {
     "fit": "trainwise.session",
-    "resume": "trainwise.session",
+    "resume": "trainwise.resume_run",
     "Run": "trainwise.run",
     "load_run": "trainwise.run",
     "Config": "trainwise.config.schema",

@@ -31,13 +31,15 @@ _UMASK = _read_umask()
 
 
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None],
-                 durable: bool = True) -> None:
+                 durable: bool = True, before_replace: Callable[[], None] | None = None) -> None:
     """Call ``write(handle)`` on a temporary file, then rename it to ``path``.
 
     Args:
         path: the file to (re)place.
         write: writes the content to the binary handle it is given.
         durable: fsync the content before the rename (see the module's docstring).
+        before_replace: called once the new content is complete (and durable), just before
+            it takes ``path``'s place: e.g. to move the old file aside as a fallback.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,10 +52,31 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None],
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)  # a failed write() names no file; say which one
         raise
+
+
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files ``write_atomic`` leaves when a process is killed mid-write.
+
+    Call it only while no other process writes ``folder`` (a run's lock held): a live
+    writer's temporary is indistinguishable from a dead one's.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for stale in Path(folder).glob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
 
 
 def write_text_atomic(path: str | Path, text: str, durable: bool = False) -> None:

@@ -16,3 +16,19 @@ class UserError(Exception):
         ...
         trainwise.errors.UserError: data.target: column 'mpgg' not found ...
     """
+
+
+class RunFailed(Exception):
+    """Training raised something that is not the user's mistake; the run is marked ``failed``.
+
+    The CLI prints the message (the reason and where the traceback is) and exits with code 1.
+
+    Attributes:
+        run_id: the run.
+        log_path: the file holding the full traceback.
+    """
+
+    def __init__(self, message: str, run_id: str, log_path):
+        super().__init__(message)
+        self.run_id = run_id
+        self.log_path = log_path

@@ -44,6 +44,7 @@ from trainwise.callbacks.confusion_recorder import CONFUSION_FILE, ValidationCon
 from trainwise.callbacks.freeze import FreezeSchedule
 from trainwise.callbacks.run_control import RunControl
 from trainwise.callbacks.monitor import Monitor, resolve_mode
+from trainwise.callbacks.nan_guard import diverged
 from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config
 from trainwise.data.prepare import PreparedData, prepare_data
@@ -56,12 +57,15 @@ from trainwise.models.summary import summarize_model
 from trainwise.reports.plots import write_plots
 from trainwise.run import MODEL_FILE, Run, evaluate_outputs, prediction_rows
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
+from trainwise.tracking.failure import classify
+from trainwise.tracking.liveness import Heartbeat
+from trainwise.tracking.run_control import this_process
 from trainwise.tracking.store import RunStore
 from trainwise.training.batches import InMemoryBatches
 from trainwise.training.stream_batches import StreamingBatches
-from trainwise.training.checkpoint import load_checkpoint, load_weights_into
+from trainwise.training.checkpoint import load_weights_into
 from trainwise.reports.lr_finder_plot import plot_lr_finder
-from trainwise.training.interrupt import stop_on_interrupt
+from trainwise.training.interrupt import ReceivedSignal, stop_on_interrupt
 from trainwise.training.lr_finder import LRFinderResult, lr_range_test
 from trainwise.training.losses import balanced_class_weights, build_loss
 from trainwise.training.losses.class_factors import focal_alpha_values, per_class_values
@@ -76,15 +80,13 @@ from trainwise.training.transfer import REPORT_FILE as INIT_REPORT_FILE
 from trainwise.training.transfer import describe_init_report, load_matching_weights
 from trainwise.uncertainty import (distribution_rows, evaluate_distribution,
                                    gp_baseline_metrics, predictive_parts)
-from trainwise.yaml_io import dump_yaml, load_yaml
+from trainwise.yaml_io import dump_yaml
 
 STORE_FILE = "trainwise.db"
 # Per-site runs: each held-out measurement with its site's predicted Normal (calibration plots).
 MEASUREMENT_PREDICTIONS_FILE = "measurement_predictions.csv"
 # The learning rate when train.lr: auto finds no trustworthy suggestion (Adam's usual default).
 DEFAULT_LR = 1e-3
-# What Trainer.checkpoint_state writes, and so what a resume needs.
-RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "train_state", "callbacks", "rng")
 
 
 def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None = None, *,
@@ -113,7 +115,8 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
 
 
 def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
-                 callbacks: list[Callback] = (), data: PreparedData | None = None) -> Session:
+                 callbacks: list[Callback] = (), data: PreparedData | None = None,
+                 run_dir: RunDirectory | None = None) -> Session:
     """Check everything, create the run directory with its opening record, and assemble the
     session that trains it (``fit`` is this and ``train()``; a batched sweep drives several).
 
@@ -123,6 +126,8 @@ def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
         progress: show the progress bar.
         callbacks: the user's callbacks.
         data: data already prepared for this very config (a sweep shares one copy), or None.
+        run_dir: an existing run to open again from its start, its lock held (``resume`` of
+            a run killed before its first checkpoint); None: a new run directory.
 
     Raises:
         UserError: bad config, data or starting weights (nothing is written then).
@@ -141,61 +146,34 @@ def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
     with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the RNG
         model_summary = summarize_model(model, data.arrays["train"][0].shape[1], str(device))
 
-    run_dir = RunDirectory.create(runs_dir, cfg.name)
-    if cfg.train.lr == "auto":
-        _choose_lr(cfg, data, model, device, run_dir, runs_dir, progress)
-    run_dir.write_text("config.yaml", dump_yaml(cfg.model_dump(mode="json"), sort_keys=False))
-    run_dir.write_json("manifest.json", _manifest(cfg, data, device))
-    run_dir.write_json("preprocessing.json", data.preprocessor.to_dict())
-    run_dir.write_json("model_summary.json", model_summary)
-    if init_report is not None:
-        run_dir.write_json(INIT_REPORT_FILE, init_report)
-        if progress:
-            print(describe_init_report(init_report), file=sys.stderr)
-    session = Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
-                       list(callbacks))
-    # Written once the session has resolved the class weights: they belong in the record.
-    run_dir.write_json("data_summary.json", {**data.summary, **session.loss_notes()})
-    session.record_manifest({"training_path": session.training_path})
+    if run_dir is None:
+        run_dir = RunDirectory.create(runs_dir, cfg.name, lock=True)
+    try:
+        # First: a folder with a config.yaml is a run that `resume` can always train again.
+        _write_config(run_dir, cfg)
+        if cfg.train.lr == "auto":
+            _choose_lr(cfg, data, model, device, run_dir, runs_dir, progress)
+            _write_config(run_dir, cfg)  # with the rate chosen
+        run_dir.write_json("manifest.json", _manifest(cfg, data, device))
+        run_dir.write_json("preprocessing.json", data.preprocessor.to_dict())
+        run_dir.write_json("model_summary.json", model_summary)
+        if init_report is not None:
+            run_dir.write_json(INIT_REPORT_FILE, init_report)
+            if progress:
+                print(describe_init_report(init_report), file=sys.stderr)
+        session = Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
+                          list(callbacks))
+        # Written once the session has resolved the class weights: they belong in the record.
+        run_dir.write_json("data_summary.json", {**data.summary, **session.loss_notes()})
+        session.record_manifest({"training_path": session.training_path})
+    except BaseException:
+        run_dir.release()
+        raise
     return session
 
 
-def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | Path = "runs",
-           progress: bool = True, callbacks: list[Callback] = ()) -> Run:
-    """Continue a run exactly where its last checkpoint left it.
-
-    Model, optimizer, schedule, counters, RNG, data order, early-stopping and best-checkpoint
-    state and history all come back, so 10 epochs + 10 resumed equal 20 straight.
-
-    Args:
-        reference: the run's path or id.
-        epochs: the new total number of epochs (default: the run's own).
-        callbacks: the same kinds of callbacks the run was started with, if any.
-    """
-    run_dir = resolve_run(reference, runs_dir)
-    raw = load_yaml(run_dir.file("config.yaml").read_text())
-    cfg = load_config(raw, {"train.epochs": epochs} if epochs else None)
-    checkpoint = load_checkpoint(run_dir.checkpoints / "last.pt")
-    _require_resumable(checkpoint, run_dir.checkpoints / "last.pt")
-    seed_everything(cfg)
-    saved_prep = Preprocessor.from_dict(run_dir.read_json("preprocessing.json"))
-    data = prepare_data(cfg, saved_prep)
-    recorded = run_dir.read_json("manifest.json")["data_fingerprint"]
-    if data.fingerprint != recorded:
-        raise UserError(f"data.source '{cfg.data.source}' changed since run {run_dir.run_id} "
-                        f"started (fingerprint {data.fingerprint}, was {recorded}), so it cannot "
-                        "resume exactly. Restore the data, or start a new run from this one's "
-                        f"weights with model.init_from: {run_dir.path}.")
-    device = _device(cfg.train.device)
-    model = build_model(cfg.model, len(saved_prep.feature_names), saved_prep.n_outputs,
-                        saved_prep.is_probabilistic).to(device)
-    session = Session(cfg, data, model, device, run_dir, _store(runs_dir), progress,
-                       list(callbacks))
-    session.trainer.load_checkpoint_state(checkpoint, f"'{run_dir.checkpoints / 'last.pt'}'")
-    if epochs is not None and epochs <= session.trainer.state.epoch:
-        raise UserError(f"--epochs {epochs}: run {run_dir.run_id} has already trained "
-                        f"{session.trainer.state.epoch} epochs; ask for more than that.")
-    return session.train()
+def _write_config(run_dir: RunDirectory, cfg: Config) -> None:
+    run_dir.write_text("config.yaml", dump_yaml(cfg.model_dump(mode="json"), sort_keys=False))
 
 
 @dataclass
@@ -213,20 +191,36 @@ class Session:
 
     def __post_init__(self):
         self.trainer = self._build_trainer()
+        # False: a run whose training had already ended when its last.pt was written (killed
+        # while writing its final record) ends again without training (``resume``).
+        self.continue_stopped = True
+        self.received = ReceivedSignal()  # the signal that stopped training, if one did
+        self.concluded = False
+        self._heartbeat = Heartbeat(self.store, self.run_dir.run_id)
 
     def train(self, draw_plots: bool = True) -> Run:
-        """Train (or continue) the run and leave its record (see ``conclude``); returns the Run."""
-        self.begin()
+        """Train (or continue) the run and leave its record (see ``conclude``); returns the Run.
+
+        Raises:
+            UserError: the run directory could not be written (a full disk); the run is
+                ``failed`` and its last good checkpoint intact.
+            RunFailed: training raised; the run is ``failed``, the traceback in error.log.
+            KeyboardInterrupt: a second Ctrl-C; the run is ``interrupted`` and resumes.
+        """
         try:
-            with stop_on_interrupt(self.trainer.state):
-                self.trainer.fit()
-        except BaseException:
-            self.fail()
-            raise
-        return self.conclude(draw_plots)
+            self.begin()
+            with stop_on_interrupt(self.trainer.state) as self.received:
+                self.trainer.fit(continue_stopped=self.continue_stopped)
+            return self.conclude(draw_plots)
+        except BaseException as error:
+            raised = self.fail(error)
+            if raised is error:
+                raise
+            raise raised from error
 
     def begin(self, baselines: dict | None = None) -> dict:
-        """Mark the run as running, in its files and in the store.
+        """Mark the run as running, in its files and in the store, with this process as the
+        one training it (checked by ``tracking.liveness``), and start its heartbeat.
 
         Args:
             baselines: this data's baseline scores when already computed (the members of a
@@ -235,19 +229,40 @@ class Session:
         Returns:
             The baselines written, if the run had none yet.
         """
+        process = this_process()
         self.store.upsert_run(self.run_dir.run_id, name=self.cfg.name, task=self.cfg.task.type,
-                              path=str(self.run_dir.path.resolve()), status="running")
+                              path=str(self.run_dir.path.resolve()), status="running",
+                              reason=None, host=process["host"], pid=process["pid"],
+                              process_ticks=process["start_ticks"],
+                              heartbeat_at=process["started_at"])
+        self._heartbeat.start()
         self._write_status("running")
         if not self.run_dir.exists("baselines.json"):
             baselines = self._baselines() if baselines is None else baselines
             self.run_dir.write_json("baselines.json", baselines)
         return baselines
 
-    def fail(self) -> None:
-        """Mark the run as failed (training raised)."""
-        self._write_status("failed")
-        self.store.upsert_run(self.run_dir.run_id, status="failed")
+    def fail(self, error: BaseException) -> BaseException:
+        """Record the run as ended by ``error`` (``tracking.failure``) and close the session.
+
+        Returns:
+            The exception to raise: ``error`` itself, or the clearer one that replaces it.
+        """
+        failure = classify(error, self.run_dir.path, self.run_dir.run_id)
+        try:
+            self._write_status(failure.status, reason=failure.reason)
+            self.store.upsert_run(self.run_dir.run_id, status=failure.status,
+                                  reason=failure.reason)
+        except Exception:  # noqa: BLE001 -- a full disk may refuse these too; say the first
+            pass
+        self.close()
+        return failure.raised
+
+    def close(self) -> None:
+        """Stop the heartbeat, close the store and release the run's lock (idempotent)."""
+        self._heartbeat.stop()
         self.store.close()
+        self.run_dir.release()
 
     def record_manifest(self, fields: dict) -> None:
         """Add ``fields`` to the run's manifest.json."""
@@ -257,7 +272,7 @@ class Session:
     def conclude(self, draw_plots: bool = True) -> Run:
         """The record of a session whose training has ended: history, and then the status,
         weights, metrics, plots and findings of a run that completed, or the status of one
-        that was stopped or interrupted.
+        that was stopped, or the history and findings of one that diverged.
 
         Args:
             draw_plots: draw the PNG plots now; a sweep's members leave them to
@@ -266,15 +281,20 @@ class Session:
         """
         state = self.trainer.state
         self._write_history()
-        if state.interrupted:
-            # A Stop (RunControl) is the user's decision; Ctrl-C or a kill is not.
-            ended = "stopped" if self.control.stop_requested else "interrupted"
-            self._write_status(ended)
-            self.store.upsert_run(self.run_dir.run_id, status=ended)
+        if state.interrupted:  # Ctrl-C, SIGTERM or a Stop request: the user's decision
+            self._write_status("stopped")
+            self.store.upsert_run(self.run_dir.run_id, status="stopped")
+        elif state.stop_training and diverged(state.history):
+            # No final metrics from weights that give NaN; best.pt stays the last good one.
+            self._write_status("diverged", reason=state.stop_reason)
+            self.store.upsert_run(self.run_dir.run_id, status="diverged",
+                                  reason=state.stop_reason)
+            self._write_findings()
         else:
             self._finish(draw_plots)
             self._write_findings()
-        self.store.close()
+        self.concluded = True
+        self.close()
         return Run(self.run_dir)
 
     # ------------------------------------------------------------- assembly
@@ -476,10 +496,12 @@ class Session:
         return {"monitor": watch.monitor, "best_value": watch.best if watch.best_epoch else None,
                 "best_epoch": watch.best_epoch or None}
 
-    def _write_status(self, status: str) -> None:
+    def _write_status(self, status: str, reason: str | None = None) -> None:
         state = self.trainer.state
         self.run_dir.write_json("status.json", {
             "status": status,
+            "reason": reason,
+            "signal": self.received.name,
             "epochs": state.epoch,
             "epochs_planned": self.trainer.epochs,
             "global_step": state.global_step,
@@ -637,15 +659,6 @@ def _check_class_factors(cfg: Config, classes: list) -> None:
         per_class_values(task.class_weights, classes, "task.class_weights")
     if task.focal_alpha is not None:
         focal_alpha_values(task.focal_alpha, classes)
-
-
-def _require_resumable(checkpoint, path: Path) -> None:
-    """A readable file that is not a full training checkpoint (e.g. best.pt copied over it)."""
-    missing = [key for key in RESUMABLE_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
-    if missing:
-        raise UserError(f"checkpoint '{path}' is not a resumable trainwise checkpoint (it lacks "
-                        f"{', '.join(missing)}); only the last.pt a run writes can be resumed. "
-                        "To start from its weights instead, make a new run with model.init_from.")
 
 
 def seed_everything(cfg: Config) -> None:

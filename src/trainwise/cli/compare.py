@@ -110,17 +110,17 @@ def _resolve(source: str, runs_dir: str):
 
 
 def _train(config: str, position: str, runs_dir: str, quiet: bool, console):
-    from trainwise.cli.train import INTERRUPTED_EXIT_CODE
+    from trainwise.cli.display import exit_code
     from trainwise.session import fit
 
     with console.status(f"training {config} ({position})"):
         run = fit(config, runs_dir=runs_dir, progress=False)
     status = run.status
-    if status["status"] == "interrupted":
-        console.print(f"Interrupted while training {config}: run {run.id} stopped after "
+    if status["status"] == "stopped":
+        console.print(f"Stopped while training {config}: run {run.id} stopped after "
                       f"{status['epochs']} epochs. Resume it with: trainwise resume {run.path}",
                       highlight=False)
-        sys.exit(INTERRUPTED_EXIT_CODE)
+        sys.exit(exit_code(status))
     if not quiet:
         best = (f", best {status['monitor']} {status['best_value']:.4g} at epoch "
                 f"{status['best_epoch']}" if status.get("best_epoch") else "")

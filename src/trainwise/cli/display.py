@@ -19,7 +19,9 @@ def print_results(run: Run, console: Console | None = None) -> None:
                   f"in {status['duration_s']:.1f}s{best}", highlight=False)
     if status.get("stop_reason"):
         console.print(f"  {status['stop_reason']}", highlight=False)
-    if status["status"] == "interrupted":
+    if status.get("reason") and status["reason"] != status.get("stop_reason"):
+        console.print(f"  {status['reason']}", highlight=False)
+    if status["status"] in RESUMABLE_ENDS:
         console.print(f"Resume with: trainwise resume {run.path}", highlight=False)
         return
     for split, metrics in run.metrics.items():
@@ -27,6 +29,22 @@ def print_results(run: Run, console: Console | None = None) -> None:
     if run.run_dir.exists("findings.json"):
         print_findings(run.run_dir.read_json("findings.json"), console)
     console.print(f"Run record: {run.path}", highlight=False)
+
+
+# Ends after which the run continues with `trainwise resume` (a finished one needs --epochs).
+RESUMABLE_ENDS = ("stopped", "interrupted", "failed")
+# A stop by a signal exits as the shell expects (128 + the signal); a diverged run with 1.
+SIGNAL_EXIT_BASE = 128
+DIVERGED_EXIT_CODE = 1
+
+
+def exit_code(status: dict) -> int:
+    """The exit code of ``train``/``resume`` for the run's final status.json."""
+    import signal
+
+    if status["status"] == "stopped" and status.get("signal"):
+        return SIGNAL_EXIT_BASE + signal.Signals[status["signal"]].value
+    return DIVERGED_EXIT_CODE if status["status"] == "diverged" else 0
 
 
 SEVERITY_STYLE = {"problem": "bold red", "warning": "yellow", "info": "cyan"}

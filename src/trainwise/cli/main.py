@@ -1,4 +1,5 @@
-"""``trainwise``: the command group. User errors print one paragraph and exit with code 2.
+"""``trainwise``: the command group. User errors print one paragraph and exit with code 2; a
+run that failed prints its reason and the path of its traceback, and exits with code 1.
 
 Subcommand modules import torch and pandas inside their functions, so ``trainwise --help``
 and ``trainwise runs`` start fast.
@@ -25,7 +26,7 @@ from trainwise.cli.show import show
 from trainwise.cli.sweep import sweep
 from trainwise.cli.train import train
 from trainwise.cli.verify_origin import verify_origin
-from trainwise.errors import UserError
+from trainwise.errors import RunFailed, UserError
 
 USER_ERROR_EXIT_CODE = 2
 
@@ -36,12 +37,21 @@ class UserFacingError(click.ClickException):
     exit_code = USER_ERROR_EXIT_CODE
 
 
+class RunFailedError(click.ClickException):
+    """A run that failed: 'Error: <reason and the log's path>', exit code 1, no traceback
+    (it is in the run's error.log)."""
+
+    exit_code = 1
+
+
 class TrainwiseGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as err:
             raise UserFacingError(str(err)) from None
+        except RunFailed as err:
+            raise RunFailedError(str(err)) from None
 
 
 @click.group(cls=TrainwiseGroup, context_settings={"help_option_names": ["-h", "--help"]})

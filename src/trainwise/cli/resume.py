@@ -7,7 +7,6 @@ import sys
 import click
 
 from trainwise.cli.options import runs_dir_option
-from trainwise.cli.train import INTERRUPTED_EXIT_CODE
 
 
 @click.command()
@@ -22,10 +21,9 @@ def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool) -> None:
     The learning rate, schedule, optimizer moments, data order, RNG, early-stopping state and
     history all continue; nothing is reset.
     """
-    from trainwise.cli.display import print_results
-    from trainwise.session import resume as resume_run
+    from trainwise.cli.display import exit_code, print_results
+    from trainwise.resume_run import resume as resume_run
 
     result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet)
     print_results(result)
-    if result.status["status"] == "interrupted":
-        sys.exit(INTERRUPTED_EXIT_CODE)
+    sys.exit(exit_code(result.status))

@@ -8,8 +8,6 @@ import click
 
 from trainwise.cli.options import runs_dir_option
 
-INTERRUPTED_EXIT_CODE = 130  # the shell's convention for a run ended by Ctrl-C
-
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
@@ -22,14 +20,13 @@ def train(config: str, overrides: tuple[str, ...], runs_dir: str, quiet: bool) -
     \b
     Example: trainwise train examples/auto_mpg.yaml train.lr=0.003 model.hidden=[32,32]
     """
-    from trainwise.cli.display import print_results
+    from trainwise.cli.display import exit_code, print_results
     from trainwise.session import fit
 
     run = fit(config, list(overrides), runs_dir=runs_dir, progress=not quiet)
     print_data_warnings(run)
     print_results(run)
-    if run.status["status"] == "interrupted":
-        sys.exit(INTERRUPTED_EXIT_CODE)
+    sys.exit(exit_code(run.status))
 
 
 def print_data_warnings(run) -> None:

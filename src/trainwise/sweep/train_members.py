@@ -61,27 +61,30 @@ def _batched(members: list[SweepMember], plan: Plan, sweep_id: str, runs_dir: Pa
     first = open_session(members[0].config, runs_dir, progress=False)
     sessions = [first] + [open_session(member.config, runs_dir, progress=False, data=first.data)
                           for member in members[1:]]
-    unfused = [s.training_path["reason"] for s in sessions if s.trainer.fused_step is None]
-    if unfused:  # the plan judged the model alone; the data can still decide otherwise
-        raise UserError(f"sweep.mode: batched needs the fused step, which this run cannot use "
-                        f"({unfused[0]}); use sweep.mode: sequential.")
-    baselines = None  # one data, one task: every member's baselines are the first's
-    for member, session in zip(members, sessions):
-        session.record_manifest({
-            "training_path": {"path": "batched", "reason": plan.reason},
-            **_member_record(member, sweep_id, len(members))})
-        baselines = session.begin(baselines)
-    training = BatchedTraining(sessions)
-    with tqdm(total=sessions[0].trainer.epochs, desc="sweep (batched)", unit="epoch",
-              disable=not progress) as bar:
-        training.on_epoch = lambda active: (bar.update(1), bar.set_postfix(training=active))
-        try:
+    try:
+        unfused = [s.training_path["reason"] for s in sessions if s.trainer.fused_step is None]
+        if unfused:  # the plan judged the model alone; the data can still decide otherwise
+            raise UserError(f"sweep.mode: batched needs the fused step, which this run cannot "
+                            f"use ({unfused[0]}); use sweep.mode: sequential.")
+        baselines = None  # one data, one task: every member's baselines are the first's
+        for member, session in zip(members, sessions):
+            session.record_manifest({
+                "training_path": {"path": "batched", "reason": plan.reason},
+                **_member_record(member, sweep_id, len(members))})
+            baselines = session.begin(baselines)
+        training = BatchedTraining(sessions)
+        with tqdm(total=sessions[0].trainer.epochs, desc="sweep (batched)", unit="epoch",
+                  disable=not progress) as bar:
+            training.on_epoch = lambda active: (bar.update(1), bar.set_postfix(training=active))
             training.fit()
-        except BaseException:
-            for session in sessions:
-                session.fail()
+        return [session.conclude(draw_plots=False) for session in sessions]
+    except BaseException as error:
+        # Every member not yet concluded ends recorded: failed, or interrupted by a second
+        # Ctrl-C; the error to raise is the same for all, so the first one's is kept.
+        raised = [session.fail(error) for session in sessions if not session.concluded][:1]
+        if not raised or raised[0] is error:
             raise
-    return [session.conclude(draw_plots=False) for session in sessions]
+        raise raised[0] from error
 
 
 def _parallel(members: list[SweepMember], sweep_id: str, runs_dir: Path,

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
-from trainwise.atomic import write_json_atomic, write_text_atomic
+from trainwise.atomic import remove_temporaries, write_json_atomic, write_text_atomic
 from trainwise.errors import UserError
+from trainwise.tracking.run_lock import RunLock
+
+# A folder without config.yaml this old, that no process holds, is a start that was killed
+# before its first file: removed when the next run is created beside it.
+ABANDONED_AFTER_S = 60.0
 
 
 class RunDirectory:
@@ -17,19 +24,45 @@ class RunDirectory:
     Layout: ``config.yaml`` (resolved), ``manifest.json``, ``preprocessing.json``,
     ``data_summary.json``, ``model_summary.json``, ``model.safetensors`` (final weights),
     ``checkpoints/{best,last}.pt``, ``history.json``/``.csv``, ``batch_history.csv``,
-    ``metrics.json``, ``status.json``, ``plots/*.png``.
+    ``metrics.json``, ``status.json``, ``plots/*.png``, and ``lock`` (see ``RunLock``).
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock = RunLock(self.path)
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str) -> RunDirectory:
-        """Make a new, uniquely named run folder under ``runs_dir``."""
+    def create(cls, runs_dir: str | Path, name: str, lock: bool = False) -> RunDirectory:
+        """Make a new, uniquely named run folder under ``runs_dir``.
+
+        Args:
+            runs_dir: the workspace's runs folder.
+            name: the run's name (the folder is ``<date>-<time>-<name>``).
+            lock: take the run's lock at once (a run that will train; see ``acquire``).
+        """
+        remove_abandoned_starts(runs_dir)
         path = unique_folder(runs_dir, name)
         (path / "checkpoints").mkdir()
         (path / "plots").mkdir()
-        return cls(path)
+        run_dir = cls(path)
+        if lock:
+            run_dir.acquire()
+        return run_dir
+
+    def acquire(self, what: str | None = None) -> None:
+        """Become the one process that writes this run (``RunLock``); refused while another
+        process trains it. Then clear what a killed writer left: temporary files."""
+        self._lock.acquire(what or f"run {self.run_id}")
+        for folder in (self.path, self.checkpoints, self.plots):
+            remove_temporaries(folder)
+
+    def release(self) -> None:
+        """Let another process write the run (also happens when this process ends)."""
+        self._lock.release()
+
+    def in_use(self) -> bool:
+        """Whether another process holds the run's lock (trains it) right now."""
+        return self._lock.held_elsewhere()
 
     @property
     def run_id(self) -> str:
@@ -85,6 +118,26 @@ def resolve_run(reference: str | Path, runs_dir: str | Path = "runs") -> RunDire
     problem = "matches several runs" if matches else "is not a run directory or run id"
     raise UserError(f"run '{reference}' {problem} (looked in '{runs_dir}'); recent runs: "
                     f"{known}. Give a run's path or its full id (see `trainwise runs`).")
+
+
+def remove_abandoned_starts(runs_dir: str | Path) -> None:
+    """Delete run folders whose start was killed before their config.yaml was written.
+
+    Such a folder holds no record to resume from (config.yaml is a run's first file) and
+    has no row in the store; a folder still being opened is younger than
+    ``ABANDONED_AFTER_S`` or locked, and is left alone.
+    """
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return
+    now = time.time()
+    for folder in runs_dir.iterdir():
+        if (folder.is_dir() and not folder.name.startswith(".")
+                and not (folder / "config.yaml").exists()
+                and now - folder.stat().st_mtime > ABANDONED_AFTER_S
+                and (folder / "checkpoints").is_dir()  # made by RunDirectory.create
+                and not RunDirectory(folder).in_use()):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def unique_folder(parent: str | Path, name: str) -> Path:

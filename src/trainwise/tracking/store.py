@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     name TEXT,
     task TEXT,
-    status TEXT,            -- running, finished, stopped, interrupted, failed
+    status TEXT,            -- running, finished, stopped, interrupted, failed, diverged
     monitor TEXT,           -- the history key early stopping / best checkpoint watch
     best_value REAL,
     best_epoch INTEGER,
@@ -52,8 +52,17 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 """
 
+# Added after the first release: ``_migrate`` adds them to older stores.
+LATER_COLUMNS = {
+    "reason": "TEXT",  # why a run failed or diverged, in words
+    "host": "TEXT",  # the training process: host name,
+    "pid": "INTEGER",  # pid,
+    "process_ticks": "INTEGER",  # and kernel start time (pids are reused)
+    "heartbeat_at": "TEXT",  # refreshed while it trains (tracking.liveness)
+}
+
 RUN_COLUMNS = ("name", "task", "status", "monitor", "best_value", "best_epoch", "epochs",
-               "duration_s", "path")
+               "duration_s", "path", *LATER_COLUMNS)
 
 
 class RunStore:
@@ -70,6 +79,7 @@ class RunStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _migrate(db)
 
     @contextmanager
     def _connect(self):
@@ -103,6 +113,11 @@ class RunStore:
         """Create or update a run's row with any of ``RUN_COLUMNS``."""
         with self._connect() as db:
             self._upsert(db, run_id, fields)
+
+    def heartbeat(self, run_id: str) -> None:
+        """Refresh the run's ``heartbeat_at`` (its process is alive; see ``tracking.liveness``)."""
+        with self._connect() as db:
+            db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (_now(), run_id))
 
     def record_epoch(self, run_id: str, record: dict, batches: list[dict] = (), **fields) -> None:
         """Store one epoch's history record (and its batch losses) and update the run row."""
@@ -157,13 +172,25 @@ class RunStore:
         unknown = set(fields) - set(RUN_COLUMNS)
         if unknown:  # column names go into the SQL text below, so only known ones pass
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = _now()
         db.execute("INSERT OR IGNORE INTO runs (id, created_at, updated_at) VALUES (?, ?, ?)",
                    (run_id, now, now))
         if fields:
             assignments = ", ".join(f"{column} = ?" for column in fields)
             db.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?",
                        (*fields.values(), now, run_id))
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns a store made by an older trainwise lacks."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for column, kind in LATER_COLUMNS.items():
+        if column not in present:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class ChangeWatch:

@@ -89,11 +89,18 @@ class Trainer:
         self._logged: dict[str, torch.Tensor] = {}  # this epoch's ``log_value`` values
 
     # ----------------------------------------------------------------- the loop
-    def fit(self) -> TrainState:
-        """Train until ``epochs`` are complete, a callback stops training, or an interrupt."""
+    def fit(self, continue_stopped: bool = True) -> TrainState:
+        """Train until ``epochs`` are complete, a callback stops training, or an interrupt.
+
+        Args:
+            continue_stopped: forget a stop decided earlier (a resumed run continues past its
+                early stopping); False keeps it, so the loop ends at once and only the
+                end-of-training hooks run.
+        """
         state = self.state
-        state.stop_training = False
-        state.stop_reason = None
+        if continue_stopped:
+            state.stop_training = False
+            state.stop_reason = None
         state.interrupted = False
         self.callbacks.call("on_train_begin", self)
         while state.epoch < self.epochs and not (state.stop_training or state.interrupted):

@@ -1,0 +1,160 @@
+"""Continue a run exactly where it stopped, whatever stopped it.
+
+Any run can be resumed: one with a checkpoint continues from it (from ``last.prev.pt`` when
+``last.pt`` is damaged or missing), and one killed before its first checkpoint trains again
+from epoch 0 in the same run directory. Training is deterministic, so either way the result
+equals the uninterrupted run bit for bit.
+
+Example:
+    >>> run = resume("runs/20261121-090010-auto_mpg", epochs=200)    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from trainwise.callbacks import Callback
+from trainwise.config.load import load_config
+from trainwise.data.prepare import PreparedData, prepare_data
+from trainwise.data.preprocess import Preprocessor
+from trainwise.errors import UserError
+from trainwise.models.build import build_model
+from trainwise.run import Run
+from trainwise.session import (Session, _device, _init_from, _store, open_session,
+                               prepare_run_data, seed_everything)
+from trainwise.tracking.run_dir import RunDirectory, resolve_run
+from trainwise.training.checkpoint import load_checkpoint, previous_path
+from trainwise.yaml_io import load_yaml
+
+# What Trainer.checkpoint_state writes, and so what a resume needs.
+RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "train_state", "callbacks", "rng")
+
+
+def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | Path = "runs",
+           progress: bool = True, callbacks: list[Callback] = ()) -> Run:
+    """Continue a run exactly where its last checkpoint left it.
+
+    Model, optimizer, schedule, counters, RNG, data order, early-stopping and best-checkpoint
+    state and history all come back, so 10 epochs + 10 resumed equal 20 straight.
+
+    Args:
+        reference: the run's path or id.
+        epochs: the new total number of epochs (default: the run's own).
+        callbacks: the same kinds of callbacks the run was started with, if any.
+
+    Raises:
+        UserError: another process trains the run now, its data changed, its checkpoints
+            are all damaged, or ``epochs`` is not more than it has trained.
+    """
+    run_dir = resolve_run(reference, runs_dir)
+    run_dir.acquire()  # before anything is read: a live run is left untouched
+    try:
+        session = _open(run_dir, epochs, runs_dir, progress, list(callbacks))
+    except BaseException:
+        run_dir.release()
+        raise
+    return session.train()
+
+
+def _open(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
+          callbacks: list[Callback]) -> Session:
+    """The session that continues ``run_dir`` (its lock held)."""
+    raw = load_yaml(run_dir.file("config.yaml").read_text())
+    cfg = load_config(raw, {"train.epochs": epochs} if epochs else None)
+    saved = _saved_state(run_dir)
+    if saved is None:
+        return _restart(run_dir, cfg, runs_dir, progress, callbacks)
+    checkpoint, path = saved
+    seed_everything(cfg)
+    saved_prep = Preprocessor.from_dict(run_dir.read_json("preprocessing.json"))
+    data = prepare_data(cfg, saved_prep)
+    _check_same_data(run_dir, cfg, data)
+    device = _device(cfg.train.device)
+    model = build_model(cfg.model, len(saved_prep.feature_names), saved_prep.n_outputs,
+                        saved_prep.is_probabilistic).to(device)
+    session = Session(cfg, data, model, device, run_dir, _store(runs_dir), progress, callbacks)
+    session.trainer.load_checkpoint_state(checkpoint, f"'{path}'")
+    if epochs is not None and epochs <= session.trainer.state.epoch:
+        raise UserError(f"--epochs {epochs}: run {run_dir.run_id} has already trained "
+                        f"{session.trainer.state.epoch} epochs; ask for more than that.")
+    # Without new epochs, a run that early stopping (or the NaN guard) had ended, killed
+    # while writing its final record, ends the same way again instead of training on.
+    session.continue_stopped = epochs is not None
+    return session
+
+
+def _restart(run_dir: RunDirectory, cfg, runs_dir, progress: bool,
+             callbacks: list[Callback]) -> Session:
+    """A run killed before its first checkpoint: open it again from its start, in place."""
+    print(f"run {run_dir.run_id} was stopped before its first checkpoint: training it again "
+          f"from epoch 0 in the same folder, with seed {cfg.train.seed}. Training is "
+          "deterministic, so the result is the one the first attempt would have given.",
+          file=sys.stderr)
+    seed_everything(cfg)
+    # Prepared here to compare it before open_session rewrites the manifest. Preparing uses
+    # no torch RNG (a sweep's members share one preparation on the same premise), so the
+    # model starts from the same weights as in the first attempt.
+    data = prepare_run_data(cfg, _init_from(cfg, runs_dir)[0])
+    _check_same_data(run_dir, cfg, data)
+    # A best.pt the first attempt wrote just before it was killed belongs to that attempt.
+    (run_dir.checkpoints / "best.pt").unlink(missing_ok=True)
+    return open_session(cfg, runs_dir, progress, callbacks, data=data, run_dir=run_dir)
+
+
+def _saved_state(run_dir: RunDirectory) -> tuple[dict, Path] | None:
+    """The checkpoint to continue from and its path: ``last.pt``, or the previous one when
+    ``last.pt`` is missing or damaged; None when the run has no checkpoint at all.
+
+    Raises:
+        UserError: every checkpoint there is damaged, or last.pt is not a training checkpoint.
+    """
+    last = run_dir.checkpoints / "last.pt"
+    previous = previous_path(last)
+    if not last.is_file() and not previous.is_file():
+        return None
+    problem = None if last.is_file() else f"'{last}' is missing (killed while replacing it)"
+    for path in (last, previous):
+        if not path.is_file():
+            continue
+        try:
+            checkpoint = load_checkpoint(path)
+        except UserError as err:
+            problem = problem or str(err)
+            continue
+        _require_resumable(checkpoint, path)
+        if problem:
+            print(f"{problem}. Resuming from the previous checkpoint '{path}' (epoch "
+                  f"{checkpoint['train_state']['epoch']}) instead: the epochs after it are "
+                  "trained again, with the same result.", file=sys.stderr)
+        return checkpoint, path
+    raise UserError(f"{problem} No earlier good checkpoint is left ('{previous}' "
+                    f"{'is damaged too' if previous.is_file() else 'does not exist'}). Remove "
+                    f"'{last}' to train run {run_dir.run_id} again from epoch 0 in the same "
+                    "folder (training is deterministic: the result is the same), or start a "
+                    "new run.")
+
+
+def _require_resumable(checkpoint, path: Path) -> None:
+    """A readable file that is not a full training checkpoint (e.g. best.pt copied over it)."""
+    missing = [key for key in RESUMABLE_KEYS
+               if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise UserError(f"checkpoint '{path}' is not a resumable trainwise checkpoint (it lacks "
+                        f"{', '.join(missing)}); only the last.pt a run writes can be resumed. "
+                        "To start from its weights instead, make a new run with model.init_from.")
+
+
+def _check_same_data(run_dir: RunDirectory, cfg, data: PreparedData) -> None:
+    """Refuse to continue on data that changed since the run started: it would not be exact.
+
+    A first attempt killed before writing its manifest recorded nothing to compare with.
+    """
+    if not run_dir.exists("manifest.json"):
+        return
+    recorded = run_dir.read_json("manifest.json")["data_fingerprint"]
+    if data.fingerprint != recorded:
+        raise UserError(f"data.source '{cfg.data.source}' changed since run {run_dir.run_id} "
+                        f"started (fingerprint {data.fingerprint}, was {recorded}), so it cannot "
+                        "resume exactly. Restore the data, or start a new run from this one's "
+                        f"weights with model.init_from: {run_dir.path}.")
