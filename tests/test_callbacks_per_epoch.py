@@ -118,7 +118,7 @@ def saved(monkeypatch):
     names = []
     real_save = model_checkpoint.save_checkpoint
     monkeypatch.setattr(model_checkpoint, "save_checkpoint",
-                        lambda path, payload: (names.append(path.name), real_save(path, payload)))
+                        lambda path, payload, **options: (names.append(path.name), real_save(path, payload, **options)))
     return names
 
 

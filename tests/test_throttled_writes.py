@@ -26,7 +26,7 @@ def test_last_checkpoint_is_written_once_for_a_fast_run_and_holds_the_end(tmp_pa
     saved = []
     real_save = model_checkpoint.save_checkpoint
     monkeypatch.setattr(model_checkpoint, "save_checkpoint",
-                        lambda path, state: (saved.append(path.name), real_save(path, state)))
+                        lambda path, state, **options: (saved.append(path.name), real_save(path, state, **options)))
     trainer = _trainer([ModelCheckpoint(tmp_path, "loss", save_best=False, last_every_s=3600)])
     trainer.fit()
     # The interval starts with training: nothing is due before the final epoch.
@@ -38,7 +38,7 @@ def test_every_epoch_when_the_interval_is_zero(tmp_path, monkeypatch):
     saved = []
     real_save = model_checkpoint.save_checkpoint
     monkeypatch.setattr(model_checkpoint, "save_checkpoint",
-                        lambda path, state: (saved.append(path.name), real_save(path, state)))
+                        lambda path, state, **options: (saved.append(path.name), real_save(path, state, **options)))
     _trainer([ModelCheckpoint(tmp_path, "loss", save_best=False, last_every_s=0)]).fit()
     assert saved == ["last.pt"] * 6
 

@@ -15,7 +15,8 @@ class ModelCheckpoint(Callback):
     (everything needed to resume), each at most every few seconds.
 
     ``last.pt`` grows with the history it carries, so rewriting it after every epoch of a
-    short epoch costs more than the epoch itself; it is written when ``last_every_s`` have
+    short epoch costs more than the epoch itself; it is written (the one it replaces kept as
+    ``last.prev.pt``) when ``last_every_s`` have
     passed since the previous write, after the final epoch, and on an interrupt, so a resume
     is always exact and a crash loses at most ``last_every_s`` seconds of training. The best
     weights are copied in memory when ``monitor`` improves and written with the same rhythm
@@ -68,13 +69,18 @@ class ModelCheckpoint(Callback):
         if time.monotonic() - self._last_saved_at >= self.last_every_s or trainer.finishing:
             self._write_best()
             if self.save_last:
-                save_checkpoint(self.last_path, trainer.checkpoint_state())
+                self._write_last(trainer)
             self._last_saved_at = time.monotonic()
 
     def on_train_end(self, trainer) -> None:
         self._write_best()
         if trainer.state.interrupted and self.save_last:
-            save_checkpoint(self.last_path, trainer.checkpoint_state())
+            self._write_last(trainer)
+
+    def _write_last(self, trainer) -> None:
+        # The last.pt being replaced is kept as last.prev.pt: a resume falls back to it if
+        # the new one is ever found damaged.
+        save_checkpoint(self.last_path, trainer.checkpoint_state(), keep_previous=True)
 
     def _write_best(self) -> None:
         if self._best is not None:

@@ -9,10 +9,16 @@ from trainwise.cli.console import make_console
 from trainwise.run import Run
 
 
-def print_results(run: Run, console: Console | None = None) -> None:
-    """The run's status line, then its metrics per split."""
+def print_results(run: Run, console: Console | None = None, status: dict | None = None) -> None:
+    """The run's status line, then its metrics per split.
+
+    Args:
+        run: the run.
+        console: where to print.
+        status: the status to show instead of the run's status.json (as observed).
+    """
     console = console or make_console()
-    status = run.status
+    status = status or run.status
     best = (f", best {status['monitor']} {status['best_value']:.4g} at epoch "
             f"{status['best_epoch']}" if status.get("best_epoch") else "")
     console.print(f"[bold]{run.id}[/bold]: {status['status']} after {status['epochs']} epochs "

@@ -12,11 +12,16 @@ from trainwise.cli.options import runs_dir_option
 @click.command()
 @runs_dir_option
 def runs(runs_dir: str) -> None:
-    """List runs: id, name, task, status, best monitored value, epochs, duration."""
+    """List runs: id, name, task, status, best monitored value, epochs, duration.
+
+    A run marked running whose process is gone shows as interrupted, with the command that
+    resumes it.
+    """
     from rich.table import Column, Table
 
     from trainwise.cli.console import make_console
 
+    from trainwise.tracking.liveness import observed_status
     from trainwise.tracking.store import RunStore
 
     store_path = Path(runs_dir) / "trainwise.db"
@@ -25,10 +30,19 @@ def runs(runs_dir: str) -> None:
         return
     table = Table("name", "task", "status", "best", "epochs", "duration")
     table.columns.insert(0, Column("id", no_wrap=True))
+    interrupted = []  # their process is gone: say how to pick them up again
     for row in RunStore(store_path).list_runs():
+        status = observed_status(row) or ""
+        if status == "interrupted":
+            interrupted.append(row["id"])
         best = "" if row["best_value"] is None else (
             f"{row['monitor']} {row['best_value']:.4g} @ {row['best_epoch']}")
         duration = "" if row["duration_s"] is None else f"{row['duration_s']:.1f}s"
-        table.add_row(row["id"], row["name"] or "", row["task"] or "", row["status"] or "",
+        table.add_row(row["id"], row["name"] or "", row["task"] or "", status,
                       best, str(row["epochs"] or 0), duration)
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    for run_id in interrupted:
+        console.print(f"{run_id} was interrupted (its process is gone); resume it with: "
+                      f"trainwise resume {run_id} --runs-dir {runs_dir}", highlight=False,
+                      soft_wrap=True)

@@ -29,7 +29,20 @@ def show(run: str, runs_dir: str) -> None:
     _print_init_report(run_dir, console)
     from trainwise.run import Run
 
-    print_results(Run(run_dir), console)
+    print_results(Run(run_dir), console, status=_observed(run_dir, runs_dir))
+
+
+def _observed(run_dir, runs_dir) -> dict:
+    """status.json, with ``interrupted`` for a run marked running whose process is gone."""
+    from pathlib import Path
+
+    from trainwise.tracking.liveness import observed_run_status
+    from trainwise.tracking.store import RunStore
+
+    status = run_dir.read_json("status.json")
+    store_path = Path(runs_dir) / "trainwise.db"
+    row = RunStore(store_path).get_run(run_dir.run_id) if store_path.is_file() else None
+    return {**status, "status": observed_run_status(run_dir.path, status["status"], row)}
 
 
 def _print_init_report(run_dir, console) -> None:

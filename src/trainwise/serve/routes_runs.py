@@ -12,6 +12,7 @@ from trainwise.serve.requests import ResumeRequest
 from trainwise.serve.routes_launch import refuse_user_code
 from trainwise.serve.run_view import run_snapshot, run_summary
 from trainwise.serve.services import ServicesDep
+from trainwise.tracking.liveness import observed_status
 from trainwise.tracking.run_control import (clear_stop_request, process_alive, read_process,
                                             request_stop)
 from trainwise.yaml_io import load_yaml
@@ -54,11 +55,9 @@ def stop(run_id: str, svc: ServicesDep) -> dict:
 def resume(run_id: str, body: ResumeRequest, svc: ServicesDep) -> dict:
     """Continue a run exactly from its ``last.pt``, as ``trainwise resume`` does."""
     row, path = svc.run_or_404(run_id)
-    if row["status"] == "running" and process_alive(read_process(path)) is not False:
+    if observed_status(row) == "running":
         raise HTTPException(409, f"run {run_id} is still running")
-    if not (path / "checkpoints" / "last.pt").is_file():
-        raise HTTPException(409, f"run {run_id} has no checkpoints/last.pt to resume from "
-                                 "(it was trained with train.checkpoint.save_last: false)")
+    # Without a checkpoint the resume trains the run again from epoch 0, in place (exact).
     done = row.get("epochs") or 0
     if body.epochs is not None and body.epochs <= done:
         raise HTTPException(400, f"epochs {body.epochs}: run {run_id} has already trained "

@@ -68,8 +68,8 @@ def _write_error_message(error: OSError, run_path: Path, run_id: str) -> str:
     last = run_path / "checkpoints" / "last.pt"
     previous = last.with_name("last.prev.pt")
     kept = next((path for path in (last, previous) if path.is_file()), None)
-    checkpoint = (f"the last good checkpoint, '{kept}', is intact" if kept else
-                  "no checkpoint had been written yet, so a resume trains the run again from "
+    checkpoint = (f"The last good checkpoint, '{kept}', is intact" if kept else
+                  "No checkpoint had been written yet, so a resume trains the run again from "
                   "epoch 0 (with the same result)")
     return (f"could not write '{target}' while training run {run_id}: {error.strerror}. "
             f"{checkpoint}. Free disk space (or make the run directory writable) and run "

@@ -1,10 +1,11 @@
 """Is a ``running`` run really running? The process's identity and a heartbeat decide.
 
-A training process records its host, pid and kernel start time (``process.json`` and the
-store's run row) and refreshes ``heartbeat_at`` in the store every ``BEAT_EVERY_S`` seconds
-from a background thread, so even a single epoch of an hour keeps it fresh. A reader then
-judges a run marked ``running``:
+A training process holds the run's lock (``RunLock``), records its host, pid and kernel
+start time (``process.json`` and the store's run row) and refreshes ``heartbeat_at`` in the
+store every ``BEAT_EVERY_S`` seconds from a background thread, so even a single epoch of an
+hour keeps it fresh. A reader then judges a run marked ``running``:
 
+- wherever the lock can be seen held, the run is alive;
 - on the same host, by the process itself: gone (or its pid reused by another process, told
   apart by the start time) means the run was killed;
 - on another host, where no pid can be checked (a store shared between machines), by the
@@ -24,7 +25,8 @@ import socket
 import threading
 from datetime import datetime, timezone
 
-from trainwise.tracking.run_control import process_alive
+from trainwise.tracking.run_control import process_alive, read_process
+from trainwise.tracking.run_lock import RunLock
 
 BEAT_EVERY_S = 5.0
 # Six missed beats: a busy machine may delay a thread by seconds, never by half a minute.
@@ -36,17 +38,31 @@ def observed_status(row: dict, now: datetime | None = None) -> str:
     process is gone, else the recorded status.
 
     Args:
-        row: the store's run row (``status``, ``host``, ``pid``, ``process_ticks``,
-            ``heartbeat_at``), or any dict with those keys.
+        row: the store's run row (``status``, ``path``, ``host``, ``pid``,
+            ``process_ticks``, ``heartbeat_at``), or any dict with those keys.
         now: the time to judge the heartbeat against (default: now).
     """
     status = row.get("status")
     if status != "running" or not row.get("pid"):
         return status  # no process recorded yet: it is still opening, or an older run
+    if row.get("path") and RunLock(row["path"]).held_elsewhere():
+        return "running"
     if row.get("host") == socket.gethostname():
         process = {"pid": row["pid"], "host": row["host"], "start_ticks": row.get("process_ticks")}
         return "running" if process_alive(process) else "interrupted"
     return "interrupted" if _stale(row.get("heartbeat_at"), now) else "running"
+
+
+def observed_run_status(run_path, status: str, row: dict | None = None) -> str:
+    """``observed_status`` for a run directory: its status.json's ``status``, judged by its
+    ``process.json`` and, when given, its store row (which holds the heartbeat)."""
+    if status != "running":
+        return status
+    process = read_process(run_path) or {}
+    known = {"status": status, "path": str(run_path), "host": process.get("host"),
+             "pid": process.get("pid"), "process_ticks": process.get("start_ticks")}
+    return observed_status({**known, **{k: v for k, v in (row or {}).items() if v is not None},
+                            "status": status})
 
 
 def _stale(heartbeat_at: str | None, now: datetime | None) -> bool:

@@ -92,16 +92,17 @@ export function fmtBytes(bytes) {
   return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
 }
 
-/** The status shown for a run: "running" only while its process is alive (or unknowable). */
+/** The status shown for a run: the server reports a run whose process is gone as "interrupted". */
 export function displayStatus(run) {
-  if (run.status === "running" && run.alive === false) return "lost";
+  if (run.status === "running" && run.alive === false) return "interrupted";
   return run.status || "unknown";
 }
 
 export function statusBadge(run) {
   const status = displayStatus(run);
-  const title = status === "lost"
-    ? "marked running, but its process no longer exists (killed?); resume it" : null;
+  const title = status === "interrupted"
+    ? `its process is gone (killed?); resume it: ${run.resume_command || "trainwise resume " + run.id}`
+    : (run.reason || null);
   return el("span", { class: `badge status-${status}`, title }, status);
 }
 

@@ -60,6 +60,7 @@ export function renderModel(model, status) {
     ["labels", model.classes ? model.classes.join(", ") : "– (regression)"],
     ["best epoch", model.best_epoch ? `${model.best_epoch} (${model.monitor} ${fmt(model.best_value)})` : "–"],
     ["stop reason", status?.stop_reason || "–"],
+    ...(status?.reason && status.reason !== status.stop_reason ? [["failure", status.reason]] : []),
   ];
   const list = el("dl", { class: "facts" }, facts.map(([key, value]) => [el("dt", {}, key), el("dd", {}, value)]));
   const layers = el("table", { class: "small layers" },
