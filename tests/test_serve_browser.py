@@ -150,11 +150,32 @@ def test_a_run_written_by_another_process_updates_the_open_pages(page, dashboard
         page.evaluate("window.notReloaded = true")
         _wait_for_more_epochs(page, _wait_for_more_epochs(page, 0))
 
-        training.send_signal(signal.SIGINT)  # Ctrl-C: interrupted, not stopped
-        _wait_for_status(page, "interrupted")
+        training.send_signal(signal.SIGINT)  # Ctrl-C: the run saves and ends as stopped
+        _wait_for_status(page, "stopped")
         assert page.evaluate("window.notReloaded") is True
         assert training.wait(timeout=60) == 130
     finally:
         if training.poll() is None:
             training.kill()
             training.wait()
+
+
+def test_a_killed_run_turns_interrupted_on_the_open_runs_page(page, dashboard):
+    training = subprocess.Popen(
+        [sys.executable, "-m", "trainwise.cli", "train", "long.yaml", "train.epochs=5000",
+         "--runs-dir", str(dashboard.settings.runs_dir), "--quiet"],
+        cwd=dashboard.settings.workspace, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        page.goto(dashboard.url + "/")
+        row = page.wait_for_selector("#runs tr[data-status=running]", timeout=WAIT_MS)
+        run_id = row.get_attribute("data-run")
+        page.evaluate("window.notReloaded = true")
+    finally:
+        training.kill()  # SIGKILL: the process writes nothing more
+        training.wait()
+    # The server re-judges running runs every few seconds: no commit announces a kill.
+    page.wait_for_selector(f"#runs tr[data-run='{run_id}'][data-status=interrupted]",
+                           timeout=WAIT_MS)
+    badge = page.locator(f"#runs tr[data-run='{run_id}'] .badge")
+    assert f"trainwise resume {run_id}" in badge.get_attribute("title")
+    assert page.evaluate("window.notReloaded") is True
