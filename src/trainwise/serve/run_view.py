@@ -12,7 +12,6 @@ from pathlib import Path
 
 from trainwise.serve.settings import ServeSettings
 from trainwise.tracking.liveness import observed_status
-from trainwise.tracking.run_control import process_alive, read_process
 from trainwise.tracking.store import RunStore
 from trainwise.yaml_io import load_yaml
 
@@ -26,16 +25,13 @@ MAX_SNAPSHOT_BATCHES = 20_000
 def run_summary(row: dict) -> dict:
     """A store row with its observed status (``tracking.liveness``): a run marked running
     whose process is gone is ``interrupted``, with ``resume_command`` to pick it up again.
-    ``alive`` says whether a running run's process is known to exist (None: not knowable
-    from here), and is absent for runs that are not running.
+    ``alive`` says whether a running run's process still exists (as far as can be told from
+    here), and is absent for runs that are not running.
     """
     summary = dict(row)
     if row.get("status") == "running":
         summary["status"] = observed_status(row)
-        if summary["status"] == "running" and row.get("path") and not row.get("pid"):
-            summary["alive"] = process_alive(read_process(row["path"]))  # an older run
-        else:
-            summary["alive"] = summary["status"] == "running"
+        summary["alive"] = summary["status"] == "running"
     if summary["status"] == "interrupted":
         summary["resume_command"] = f"trainwise resume {row['id']}"
     return summary

@@ -43,10 +43,15 @@ def observed_status(row: dict, now: datetime | None = None) -> str:
         now: the time to judge the heartbeat against (default: now).
     """
     status = row.get("status")
-    if status != "running" or not row.get("pid"):
-        return status  # no process recorded yet: it is still opening, or an older run
-    if row.get("path") and RunLock(row["path"]).held_elsewhere():
-        return "running"
+    if status != "running":
+        return status
+    if row.get("path"):
+        if RunLock(row["path"]).held_elsewhere():
+            return "running"
+        if not row.get("pid"):  # a store written before rows named their process
+            row = {**row, **_process_fields(read_process(row["path"]))}
+    if not row.get("pid"):
+        return status  # no process recorded: nothing to judge by
     if row.get("host") == socket.gethostname():
         process = {"pid": row["pid"], "host": row["host"], "start_ticks": row.get("process_ticks")}
         return "running" if process_alive(process) else "interrupted"
@@ -56,13 +61,16 @@ def observed_status(row: dict, now: datetime | None = None) -> str:
 def observed_run_status(run_path, status: str, row: dict | None = None) -> str:
     """``observed_status`` for a run directory: its status.json's ``status``, judged by its
     ``process.json`` and, when given, its store row (which holds the heartbeat)."""
-    if status != "running":
-        return status
-    process = read_process(run_path) or {}
-    known = {"status": status, "path": str(run_path), "host": process.get("host"),
-             "pid": process.get("pid"), "process_ticks": process.get("start_ticks")}
+    known = {"path": str(run_path), **_process_fields(read_process(run_path))}
     return observed_status({**known, **{k: v for k, v in (row or {}).items() if v is not None},
                             "status": status})
+
+
+def _process_fields(process: dict | None) -> dict:
+    """``process.json``'s fields under the store's column names."""
+    process = process or {}
+    return {"host": process.get("host"), "pid": process.get("pid"),
+            "process_ticks": process.get("start_ticks")}
 
 
 def _stale(heartbeat_at: str | None, now: datetime | None) -> bool:
