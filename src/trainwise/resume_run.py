@@ -48,13 +48,23 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
             are all damaged, or ``epochs`` is not more than it has trained.
     """
     run_dir = resolve_run(reference, runs_dir)
+    return open_resumed(run_dir, epochs, runs_dir, progress, list(callbacks)).train()
+
+
+def open_resumed(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
+                 callbacks: list[Callback]) -> Session:
+    """The session that continues ``run_dir``, its lock taken (``resume`` trains it; a
+    resumed batched sweep trains several together).
+
+    Raises:
+        UserError: as ``resume``.
+    """
     run_dir.acquire()  # before anything is read: a live run is left untouched
     try:
-        session = _open(run_dir, epochs, runs_dir, progress, list(callbacks))
+        return _open(run_dir, epochs, runs_dir, progress, callbacks)
     except BaseException:
         run_dir.release()
         raise
-    return session.train()
 
 
 def _open(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
@@ -97,9 +107,15 @@ def _restart(run_dir: RunDirectory, cfg, runs_dir, progress: bool,
     # model starts from the same weights as in the first attempt.
     data = prepare_run_data(cfg, _init_from(cfg, runs_dir)[0])
     _check_same_data(run_dir, cfg, data)
+    first_manifest = run_dir.read_json("manifest.json") if run_dir.exists("manifest.json") else {}
     # A best.pt the first attempt wrote just before it was killed belongs to that attempt.
     (run_dir.checkpoints / "best.pt").unlink(missing_ok=True)
-    return open_session(cfg, runs_dir, progress, callbacks, data=data, run_dir=run_dir)
+    session = open_session(cfg, runs_dir, progress, callbacks, data=data, run_dir=run_dir)
+    # What others added to the first attempt's manifest stays (a sweep names its member).
+    fresh = run_dir.read_json("manifest.json")
+    session.record_manifest({key: value for key, value in first_manifest.items()
+                             if key not in fresh})
+    return session
 
 
 def _saved_state(run_dir: RunDirectory) -> tuple[dict, Path] | None:

@@ -357,9 +357,10 @@ class Session:
                                      stopping.mode))
         checkpoint = self.cfg.train.checkpoint
         # Last: its last.pt must hold every other callback's counters for this epoch.
-        callbacks.append(ModelCheckpoint(self.run_dir.checkpoints, stopping.monitor,
-                                         stopping.mode, checkpoint.save_best,
-                                         checkpoint.save_last, checkpoint.last_every_s))
+        self.checkpointer = ModelCheckpoint(self.run_dir.checkpoints, stopping.monitor,
+                                            stopping.mode, checkpoint.save_best,
+                                            checkpoint.save_last, checkpoint.last_every_s)
+        callbacks.append(self.checkpointer)
         # For live readers (trainwise serve). Stateless, so placed after the checkpoint:
         # older runs' saved callback keys keep their positions.
         if self.cfg.task.type == "classification" and self.data.has_validation:

@@ -33,6 +33,10 @@ class ModelCheckpoint(Callback):
         save_best, save_last: which files to keep.
         last_every_s: least seconds between two writes of ``last.pt``, or of ``best.pt``
             (0: every epoch).
+
+    Attributes:
+        clock: decides which epochs are due a write (``WriteClock``); the members of a
+            batched sweep share one, so they all checkpoint the same epochs.
     """
 
     def __init__(self, folder: str | Path, monitor: str = "val_loss", mode: str = "auto",
@@ -41,8 +45,7 @@ class ModelCheckpoint(Callback):
         self.watch = Monitor(monitor, mode)
         self.save_best = save_best
         self.save_last = save_last
-        self.last_every_s = last_every_s
-        self._last_saved_at = float("-inf")
+        self.clock = WriteClock(last_every_s)
         self._best: dict | None = None  # best.pt's content, until it is written
 
     @property
@@ -57,20 +60,16 @@ class ModelCheckpoint(Callback):
         if trainer.state.epoch == 0:
             self.watch.reset()
         self._best = None
-        # The clock starts with training: a crash before the first write loses no more than
-        # ``last_every_s`` either, and a short run writes once, at its end, not also after
-        # its first epoch.
-        self._last_saved_at = time.monotonic()
+        self.clock.start()
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         if self.watch.update(record) and self.save_best:
             self._best = {"model": _copied(trainer.model.state_dict()), "epoch": record["epoch"],
                           "monitor": self.watch.monitor, "value": self.watch.best}
-        if time.monotonic() - self._last_saved_at >= self.last_every_s or trainer.finishing:
+        if self.clock.due(record["epoch"]) or trainer.finishing:
             self._write_best()
             if self.save_last:
                 self._write_last(trainer)
-            self._last_saved_at = time.monotonic()
 
     def on_train_end(self, trainer) -> None:
         self._write_best()
@@ -92,6 +91,40 @@ class ModelCheckpoint(Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.watch.load_state_dict(state)
+
+
+class WriteClock:
+    """Which epochs a ``ModelCheckpoint`` writes: one at least ``every_s`` seconds after the
+    previous write (or after training began).
+
+    The decision for an epoch is taken once, by the first to ask, and then given to everyone
+    who asks about that epoch: the members of a batched sweep sharing one clock all write
+    the same epochs, so a killed sweep's members resume together, at one epoch.
+
+    Args:
+        every_s: least seconds between two writes (0: every epoch).
+    """
+
+    def __init__(self, every_s: float):
+        self.every_s = every_s
+        self._last_write = float("-inf")
+        self._decided: tuple[int, bool] | None = None  # (epoch, due) of the latest decision
+
+    def start(self) -> None:
+        """Training begins: a crash before the first write loses no more than ``every_s``
+        either, and a short run writes once, at its end, not also after its first epoch."""
+        self._last_write = time.monotonic()
+        self._decided = None
+
+    def due(self, epoch: int) -> bool:
+        """Whether ``epoch``'s end is due a write (the same answer for everyone)."""
+        if self._decided is None or self._decided[0] != epoch:
+            now = time.monotonic()
+            due = now - self._last_write >= self.every_s
+            if due:
+                self._last_write = now
+            self._decided = (epoch, due)
+        return self._decided[1]
 
 
 def _copied(weights: dict) -> dict:

@@ -1,4 +1,4 @@
-"""``trainwise resume RUN [--epochs N]``"""
+"""``trainwise resume RUN [--epochs N]`` (RUN may also be a sweep)"""
 
 from __future__ import annotations
 
@@ -19,8 +19,23 @@ def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool) -> None:
     """Continue RUN (a path or id) exactly where its last checkpoint left it.
 
     The learning rate, schedule, optimizer moments, data order, RNG, early-stopping state and
-    history all continue; nothing is reset.
+    history all continue; nothing is reset. A run killed before its first checkpoint trains
+    again from epoch 0 in its own folder, with the same result.
+
+    RUN may also be a sweep (its folder under RUNS_DIR/sweeps, or its id): its unfinished
+    members continue, those never started are trained, and its results are written.
     """
+    from trainwise.sweep.resume import is_sweep
+
+    if is_sweep(run, runs_dir):
+        if epochs is not None:
+            raise click.UsageError("--epochs applies to one run, not to a sweep; resume a "
+                                   "member run to train it longer.")
+        from trainwise.cli.sweep import print_sweep
+        from trainwise.sweep.resume import resume_sweep
+
+        print_sweep(resume_sweep(run, runs_dir=runs_dir, progress=not quiet))
+        return
     from trainwise.cli.display import exit_code, print_results
     from trainwise.resume_run import resume as resume_run
 

@@ -33,16 +33,22 @@ def sweep(config: str, overrides: tuple[str, ...], grid_options: tuple[str, ...]
     \b
     Example: trainwise sweep examples/auto_mpg.yaml --grid train.lr=0.01,0.003,0.001 --seeds 3
     """
-    from rich.markup import escape
-
-    from trainwise.cli.console import make_console
     from trainwise.sweep import sweep as run_sweep
     from trainwise.sweep.grid import grid_from_options
-    from trainwise.sweep.results import as_markdown
 
     result = run_sweep(config, grid_from_options(list(grid_options)), seeds=seeds, mode=mode,
                        workers=workers, overrides=list(overrides), runs_dir=runs_dir,
                        progress=not quiet)
+    print_sweep(result)
+
+
+def print_sweep(result) -> None:
+    """A sweep's plan, its results table, the best run and where the files are."""
+    from rich.markup import escape
+
+    from trainwise.cli.console import make_console
+    from trainwise.sweep.results import as_markdown
+
     console = make_console()
     console.print(f"[bold]{len(result.runs)} runs[/bold], {escape(result.plan.reason)}")
     # With seeds, the points (mean ± std over seeds); else the members, best first.

@@ -200,3 +200,21 @@ def _after_load(optimizer: MemberOptimizer) -> None:
     # One read, at load time only: do the loaded members agree on their step count?
     optimizer.uniform_steps = bool((optimizer.steps == optimizer.steps[0]).all())
     optimizer._plan_key = None
+
+
+def take_member_optimizer_state(target, member: int, source: torch.optim.Optimizer,
+                                split: int) -> None:
+    """The reverse of ``copy_member_optimizer_state``: a single model's fused optimizer state
+    (a resumed member's) into row ``member`` of a ``MemberOptimizer``."""
+    names = ("momentum_buffer",) if target.kind == "sgd" else ("exp_avg", "exp_avg_sq")
+    pieces = (slice(None, split), slice(split, None))
+    for group, piece in zip(source.param_groups, pieces):
+        state = source.state.get(group["params"][0], {})
+        for name, block in zip(names, target.blocks):
+            if name in state:
+                block[member, piece].copy_(state[name])
+        if target.kind != "sgd" and "step" in state:
+            target.steps[member].copy_(state["step"])
+    # As after ``load_state_dict``: members whose step counts differ need their own kernels.
+    target.uniform_steps = bool((target.steps == target.steps[0]).all())
+    target._plan_key = None

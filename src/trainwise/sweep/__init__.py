@@ -99,10 +99,10 @@ def sweep(config: str | Path | dict | Config, grid: dict[str, list] | None = Non
         print(f"sweep: {len(members)} runs, {plan.mode} ({plan.reason})")
     runs = train_members(members, plan, folder.name, Path(runs_dir), workers, progress)
     write_json_atomic(folder / "sweep.json", {**record, "runs": [run.id for run in runs]})
-    return _record_results(folder, plan, members, runs, seeds)
+    return record_results(folder, plan, members, runs, seeds)
 
 
-def _record_results(folder: Path, plan: Plan, members: list[SweepMember], runs: list[Run],
+def record_results(folder: Path, plan: Plan, members: list[SweepMember], runs: list[Run],
                     seeds: int) -> SweepResult:
     """Results tables (CSV, Markdown), the members' run ids, and the overlay plot."""
     table = member_table(members, runs)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 
 from trainwise.callbacks import DeadUnitMonitor
+from trainwise.fused.member_optim import take_member_optimizer_state
 from trainwise.fused.step import BatchedFusedStep, optimizer_options
 from trainwise.session import Session
 from trainwise.training.interrupt import stop_on_interrupt
@@ -44,6 +45,11 @@ class BatchedTraining:
             [session.model for session in sessions], sessions[0].cfg, first.loss_fn,
             lr=[option["lr"] for option in options],
             weight_decay=[option["weight_decay"] for option in options])
+        # Resumed members bring their moments and step counts (fresh ones have none yet).
+        for k, trainer in enumerate(self.trainers):
+            if trainer.state.global_step:
+                take_member_optimizer_state(self.step.optimizer, k, trainer.fused_step.optimizer,
+                                            trainer.fused_step.layout.n_matrix)
         self.active = [True] * len(sessions)
         # Each member's batch norm buffers, in module order (a module walk costs ~14 µs).
         self.member_buffers = [list(session.model.buffers()) for session in sessions]
@@ -59,9 +65,13 @@ class BatchedTraining:
 
     def fit(self) -> None:
         """Train every member until its epochs are done or it stops; record each as it goes."""
-        for trainer in self.trainers:
-            trainer.state.stop_training, trainer.state.stop_reason = False, None
+        for session, trainer in zip(self.sessions, self.trainers):
+            if session.continue_stopped:  # as ``Trainer.fit``: see ``resume_run``
+                trainer.state.stop_training, trainer.state.stop_reason = False, None
             trainer.callbacks.call("on_train_begin", trainer)
+        # A resumed sweep's members that had already ended (early stopping) stay frozen.
+        self.active = [not trainer.finishing for trainer in self.trainers]
+        self.step.set_active(self.active)
         with stop_on_interrupt(self.interrupt):
             while any(self.active):
                 self._epoch()

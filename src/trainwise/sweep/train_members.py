@@ -18,7 +18,7 @@ from trainwise.fused import fused_eligibility
 from trainwise.models.build import build_model
 from trainwise.run import Run
 from trainwise.errors import UserError
-from trainwise.session import open_session
+from trainwise.session import Session, open_session
 from trainwise.sweep.batched import BatchedTraining
 from trainwise.sweep.grid import SweepMember
 from trainwise.sweep.plan import Plan
@@ -50,7 +50,7 @@ def train_members(members: list[SweepMember], plan: Plan, sweep_id: str, runs_di
         return _parallel(members, sweep_id, runs_dir, workers)
     runs = []
     for member in tqdm(members, desc="sweep", unit="run", disable=not progress):
-        runs.append(_train_one(member.config, runs_dir, _member_record(member, sweep_id, len(members)),
+        runs.append(train_one(member.config, runs_dir, member_record(member, sweep_id, len(members)),
                                progress=False))
     return runs
 
@@ -61,20 +61,34 @@ def _batched(members: list[SweepMember], plan: Plan, sweep_id: str, runs_dir: Pa
     first = open_session(members[0].config, runs_dir, progress=False)
     sessions = [first] + [open_session(member.config, runs_dir, progress=False, data=first.data)
                           for member in members[1:]]
+    for member, session in zip(members, sessions):
+        session.record_manifest({
+            "training_path": {"path": "batched", "reason": plan.reason},
+            **member_record(member, sweep_id, len(members))})
+    return train_batched(sessions, progress)
+
+
+def train_batched(sessions: list[Session], progress: bool) -> list[Run]:
+    """Train opened (or resumed) member sessions as one batched model and conclude each.
+
+    The members share one checkpoint clock, so they all write ``last.pt`` at the same
+    epochs: a killed sweep resumes them together, from one epoch, as one batched model again
+    (``sweep.resume``), which is what makes its result bit-identical.
+    """
+    clock = sessions[0].checkpointer.clock
+    for session in sessions[1:]:
+        session.checkpointer.clock = clock
     try:
         unfused = [s.training_path["reason"] for s in sessions if s.trainer.fused_step is None]
         if unfused:  # the plan judged the model alone; the data can still decide otherwise
             raise UserError(f"sweep.mode: batched needs the fused step, which this run cannot "
                             f"use ({unfused[0]}); use sweep.mode: sequential.")
         baselines = None  # one data, one task: every member's baselines are the first's
-        for member, session in zip(members, sessions):
-            session.record_manifest({
-                "training_path": {"path": "batched", "reason": plan.reason},
-                **_member_record(member, sweep_id, len(members))})
+        for session in sessions:
             baselines = session.begin(baselines)
         training = BatchedTraining(sessions)
-        with tqdm(total=sessions[0].trainer.epochs, desc="sweep (batched)", unit="epoch",
-                  disable=not progress) as bar:
+        with tqdm(total=sessions[0].trainer.epochs, initial=sessions[0].trainer.state.epoch,
+                  desc="sweep (batched)", unit="epoch", disable=not progress) as bar:
             training.on_epoch = lambda active: (bar.update(1), bar.set_postfix(training=active))
             training.fit()
         return [session.conclude(draw_plots=False) for session in sessions]
@@ -95,7 +109,7 @@ def _parallel(members: list[SweepMember], sweep_id: str, runs_dir: Path,
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = [pool.submit(_train_in_process, member.config.model_dump(mode="json"),
-                               str(runs_dir), _member_record(member, sweep_id, len(members)),
+                               str(runs_dir), member_record(member, sweep_id, len(members)),
                                threads) for member in members]
         paths = [future.result() for future in futures]
     return [Run(RunDirectory(path)) for path in paths]
@@ -103,16 +117,16 @@ def _parallel(members: list[SweepMember], sweep_id: str, runs_dir: Path,
 
 def _train_in_process(raw_config: dict, runs_dir: str, record: dict, threads: int) -> str:
     torch.set_num_threads(threads)
-    return str(_train_one(load_config(raw_config), Path(runs_dir), record, progress=False).path)
+    return str(train_one(load_config(raw_config), Path(runs_dir), record, progress=False).path)
 
 
-def _train_one(cfg: Config, runs_dir: Path, record: dict, progress: bool) -> Run:
+def train_one(cfg: Config, runs_dir: Path, record: dict, progress: bool) -> Run:
     session = open_session(cfg, runs_dir, progress=progress)
     session.record_manifest(record)
     return session.train(draw_plots=False)  # as batched members: `trainwise report` draws them
 
 
-def _member_record(member: SweepMember, sweep_id: str, size: int) -> dict:
+def member_record(member: SweepMember, sweep_id: str, size: int) -> dict:
     """What a member's manifest says of its sweep."""
     return {"sweep": {"id": sweep_id, "member": member.index, "members": size,
                       "point": member.point, "values": member.values, "seed": member.seed}}
