@@ -32,3 +32,11 @@ class RunFailed(Exception):
         super().__init__(message)
         self.run_id = run_id
         self.log_path = log_path
+
+
+class UnseenCategoryWarning(UserWarning):
+    """Rows to predict for hold a category the model never saw in training.
+
+    Such a value is encoded as no known category (all zeros), so its predictions rest on the
+    other columns alone. ``data.unseen_categories: error`` turns this into a ``UserError``.
+    """

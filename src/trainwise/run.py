@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 
 from trainwise.config.load import load_config
 from trainwise.config.schema import Config
-from trainwise.data.preprocess import Preprocessor
+from trainwise.data.preprocess import Preprocessor, numeric_column
 from trainwise.errors import UserError
 from trainwise.metrics import classification_metrics, regression_metrics
 from trainwise.models.build import build_model
@@ -95,8 +95,14 @@ class Run:
         load_weights_into(model, weights, f"'{weights_path}'")
         return model.eval()
 
-    def predict(self, frame: pd.DataFrame, source: str = "the input") -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, source: str = "the input",
+                unseen_categories: str | None = None) -> pd.DataFrame:
         """Predictions for raw rows (the training columns; the target may be absent).
+
+        ``unseen_categories`` ("warn" or "error"; None: the run's data.unseen_categories)
+        picks what a category never seen in training does: an ``UnseenCategoryWarning``,
+        or a ``UserError``. Infinite numbers are always a ``UserError``; missing ones are
+        filled in as in training.
 
         Returns a frame with the input's index: ``<target>_pred`` and, for classification,
         ``prob_<class>`` per class; for probabilistic regression the predicted Normal's mean
@@ -104,10 +110,10 @@ class Run:
         """
         prep = self.preprocessor
         if prep.is_probabilistic:
-            parts = self._distribution(frame, source)
+            parts = self._distribution(frame, source, unseen_categories)
             columns = distribution_columns(parts, f"{prep.target}_pred")
             return columns.set_axis(frame.index)
-        outputs = self._outputs(prep.transform_features(frame, source))
+        outputs = self._outputs(self._features(frame, source, unseen_categories))
         column = f"{prep.target}_pred"
         if prep.task == "regression":
             return pd.DataFrame({column: prep.inverse_target(outputs[:, 0])}, index=frame.index)
@@ -118,8 +124,12 @@ class Run:
             result[f"prob_{name}"] = probabilities[:, i]
         return result
 
-    def evaluate(self, frame: pd.DataFrame, source: str = "the input") -> dict:
-        """Metrics on labelled raw rows, computed as at the end of training."""
+    def evaluate(self, frame: pd.DataFrame, source: str = "the input",
+                 unseen_categories: str | None = None) -> dict:
+        """Metrics on labelled raw rows, computed as at the end of training.
+
+        ``unseen_categories``: as for ``predict``.
+        """
         prep = self.preprocessor
         if prep.target not in frame.columns:
             raise UserError(f"{source} has no target column '{prep.target}'; evaluation needs "
@@ -128,11 +138,15 @@ class Run:
         if unlabelled.any():
             raise UserError(f"{source}: target column '{prep.target}' is empty in "
                             f"{int(unlabelled.sum())} rows; remove them to evaluate.")
+        if prep.task != "classification":
+            # Before transform_target, whose advice is for training data (config changes).
+            numeric_column(frame, prep.target, source, training=False, target=True)
         targets = prep.transform_target(frame[prep.target], source)
         if prep.is_probabilistic:
             # Each row is one measurement, scored against the Normal predicted for it.
-            return evaluate_distribution(self._distribution(frame, source), targets, prep)
-        outputs = self._outputs(prep.transform_features(frame, source))
+            return evaluate_distribution(self._distribution(frame, source, unseen_categories),
+                                         targets, prep)
+        outputs = self._outputs(self._features(frame, source, unseen_categories))
         return evaluate_outputs(prep, outputs, targets)
 
     def predict_distribution(self, frame: pd.DataFrame,
@@ -148,10 +162,19 @@ class Run:
         parts = self._distribution(frame, source)
         return parts["mean"], parts["variance"]
 
-    def _distribution(self, frame: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
-        features = self.preprocessor.transform_features(frame, source)
+    def _distribution(self, frame: pd.DataFrame, source: str,
+                      unseen_categories: str | None = None) -> dict[str, np.ndarray]:
+        features = self._features(frame, source, unseen_categories)
         return predictive_parts(self.model, features, self.config.task.mc_dropout,
                                 self.preprocessor)
+
+    def _features(self, frame: pd.DataFrame, source: str,
+                  unseen_categories: str | None) -> np.ndarray:
+        """The model's inputs for raw rows; categories unseen in training warn or raise."""
+        mode = unseen_categories or self.config.data.unseen_categories
+        if mode not in ("warn", "error"):
+            raise UserError(f"unseen_categories must be 'warn' or 'error', not {mode!r}")
+        return self.preprocessor.transform_features(frame, source, unseen=mode)
 
     def _outputs(self, features: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

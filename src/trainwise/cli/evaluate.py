@@ -6,7 +6,7 @@ import json
 
 import click
 
-from trainwise.cli.options import runs_dir_option
+from trainwise.cli.options import runs_dir_option, unseen_categories_option
 
 
 @click.command()
@@ -15,14 +15,20 @@ from trainwise.cli.options import runs_dir_option
               help="CSV or Parquet rows with the training columns and the target.")
 @runs_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(run: str, data_path: str, runs_dir: str, as_json: bool) -> None:
+@unseen_categories_option
+def evaluate(run: str, data_path: str, runs_dir: str, as_json: bool,
+             unseen_categories: str | None) -> None:
     """Print RUN's metrics on another labelled file."""
+    from trainwise.cli.console import echo_warnings
     from trainwise.cli.display import print_metrics
     from trainwise.data.read import read_table
+    from trainwise.errors import UnseenCategoryWarning
     from trainwise.run import load_run
 
     loaded = load_run(run, runs_dir)
-    metrics = loaded.evaluate(read_table(data_path, "--data"), f"--data '{data_path}'")
+    frame = read_table(data_path, "--data")
+    with echo_warnings(UnseenCategoryWarning):
+        metrics = loaded.evaluate(frame, f"--data '{data_path}'", unseen_categories)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:

@@ -58,9 +58,10 @@ SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "plateau", "
 
 
 class Section(BaseModel):
-    """Base for every section: unknown keys are errors, assignments are re-validated."""
+    """Base for every section: unknown keys are errors, assignments are re-validated, and no
+    number may be NaN or infinite (``.nan``, ``.inf``, ``1e999``): no setting means either."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 # The data.split keys and the methods that read them. A key set away from its default under a
@@ -181,6 +182,8 @@ class DataConfig(Section):
     missing: Literal["impute", "drop"] = "impute"  # missing inputs: median/most frequent, or drop rows
     # Rows with an empty target: stop, drop them, or keep them aside for train.pseudo_label.
     target_missing: Literal["error", "drop", "unlabelled"] = "error"
+    # Predict/evaluate rows with a category training never saw (encoded as all zeros): warn or stop.
+    unseen_categories: Literal["warn", "error"] = "warn"
     scale_target: bool = True  # standardise a regression target (predictions are un-scaled)
     # Class balancing of the training rows (classification): none; oversample or undersample
     # (a fresh draw every epoch); smote (synthetic minority rows, added once to train only).

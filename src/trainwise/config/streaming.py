@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class StreamingConfig(BaseModel):
-    # Like every config section: unknown keys are errors, assignments re-validated.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Like every config section: unknown keys are errors, assignments re-validated, numbers
+    # finite.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     # auto: stream when the training table (its uncompressed size in the Parquet metadata)
     # exceeds max_memory_mb and the config allows streaming; true: always (or say why not);

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from trainwise.config.schema import Config, DataConfig
-from trainwise.data.preprocess import Preprocessor, numeric_column
+from trainwise.data.preprocess import ROW_NUMBERING, Preprocessor, numeric_column
 from trainwise.data.read import fingerprint, read_table
 from trainwise.data.sites import VARIANCE_SUFFIX, aggregate_sites, site_measurements
 from trainwise.data.smote import add_smote_rows
@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # streaming.py imports torch, which reading a table does not 
 # An object column whose non-empty cells are mostly numbers is a numeric column with stray
 # text (like Auto MPG's '?'), not a category: at this share we stop and show the text.
 NUMERIC_SHARE_FOR_STRAY_TEXT = 0.8
+# A validation or test split with fewer rows than this gets a warning: its loss and metrics
+# swing with every row (R² is undefined for one row), so they say little about the model.
+MIN_RELIABLE_SPLIT_ROWS = 10
 
 
 @dataclass
@@ -89,6 +92,8 @@ def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None,
     require_unlabelled(cfg, unlabelled)
     frame, cleaning = clean_rows(frame, data_cfg, numeric + categorical, cfg.task.type,
                                  f"data.source '{data_cfg.source}'")
+    if cfg.task.type == "classification":
+        require_two_classes(frame[data_cfg.target], f"data.source '{data_cfg.source}'")
     sites = None
     if data_cfg.group_by:
         sites = aggregate_sites(frame, data_cfg.group_by, data_cfg.target,
@@ -96,6 +101,7 @@ def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None,
                                 data_cfg.site_variance_ddof)
         frame, cleaning["sites"] = sites.table, sites.report
     splits = _split(frame, cfg, numeric + categorical)
+    _require_training_values(splits["train"], numeric + categorical, data_cfg)
     if preprocessor is not None and refit_target:
         preprocessor = _inputs_of(preprocessor, Preprocessor.fit(
             splits["train"], [], [], data_cfg.target, cfg.task.type, data_cfg.scale_target))
@@ -108,6 +114,9 @@ def prepare_data(cfg: Config, preprocessor: Preprocessor | None = None,
         arrays[name] = (prep.transform_features(part, label), _targets(part, prep, label, sites))
     summary = _summarise(splits, cleaning, prep, cfg)
     summary.update(describe_split(frame, splits, data_cfg.split, split_seed(cfg)))
+    tiny = tiny_split_warnings(summary["rows"], cfg)
+    if tiny:
+        summary["warnings"] = summary.get("warnings", []) + tiny
     summary["streaming"] = {"enabled": False, "reason": decision.reason}
     if data_cfg.balance != "none":
         arrays["train"], summary["balance"] = _balance(arrays["train"], prep, cfg)
@@ -148,6 +157,7 @@ def _inputs_of(source: Preprocessor, fitted: Preprocessor) -> Preprocessor:
 
 def choose_columns(frame: pd.DataFrame, data_cfg: DataConfig, source: str) -> tuple[list, list]:
     """Split the input columns into numeric and categorical ones, checking they exist."""
+    require_rows(frame, source)
     _require_columns(frame, [data_cfg.target], "data.target", source)
     _require_columns(frame, data_cfg.drop, "data.drop", source)
     _require_columns(frame, data_cfg.categorical, "data.categorical", source)
@@ -163,6 +173,7 @@ def choose_columns(frame: pd.DataFrame, data_cfg: DataConfig, source: str) -> tu
     if not features:
         raise UserError(f"{source}: no input columns are left after removing the target and "
                         "data.drop; list some in data.features")
+    _refuse_empty_columns(frame, features, data_cfg, source)
     numeric, categorical = [], []
     for column in features:
         if column in data_cfg.categorical or _is_text(frame[column]):
@@ -177,25 +188,26 @@ def clean_rows(frame: pd.DataFrame, data_cfg: DataConfig, inputs: list[str], tas
                source: str) -> tuple[pd.DataFrame, dict]:
     """Drop or count missing values as configured; returns the rows kept and the counts."""
     target = data_cfg.target
+    if frame.empty:
+        # data.source's rows were checked on reading: all of them were set aside as unlabelled.
+        raise UserError(f"{source}: every row's target '{target}' is empty, so no row is "
+                        "labelled to train on; fill in the targets of some rows.")
     if task != "classification":
-        numeric_column(frame, target, source)  # a text target stops here, with a sample
+        # A text or infinite target stops here, with a sample.
+        numeric_column(frame, target, source, target=True)
     report = {"rows_read": len(frame), "missing_by_column": {}, "dropped": {}}
     no_target = frame[target].isna()
     if no_target.any():
+        where = (f"{source}: target column '{target}' is empty in {int(no_target.sum())} rows "
+                 f"(e.g. row {no_target.idxmax()}, {ROW_NUMBERING})")
         if data_cfg.target_missing == "unlabelled":
             # Only validation and test files get here: data.source's were set aside.
-            raise UserError(
-                f"{source}: target column '{target}' is empty in {int(no_target.sum())} rows "
-                f"(e.g. row {no_target.idxmax()}); validation and test rows need a target to "
-                "be scored. Fill them, or move those rows into data.source, where an empty "
-                "target marks an unlabelled row."
-            )
+            raise UserError(f"{where}; validation and test rows need a target to be scored. "
+                            "Fill them, or move those rows into data.source, where an empty "
+                            "target marks an unlabelled row.")
         if data_cfg.target_missing == "error":
-            raise UserError(
-                f"{source}: target column '{target}' is empty in {int(no_target.sum())} rows "
-                f"(e.g. row {no_target.idxmax()}). Fill them, or set data.target_missing: drop "
-                "to train on the labelled rows only."
-            )
+            raise UserError(f"{where}. Fill them, or set data.target_missing: drop to train on "
+                            "the labelled rows only.")
         report["dropped"]["target_missing"] = int(no_target.sum())
         frame = frame[~no_target]
     missing = frame[inputs].isna().sum()
@@ -211,6 +223,71 @@ def clean_rows(frame: pd.DataFrame, data_cfg: DataConfig, inputs: list[str], tas
     return frame, report
 
 
+def require_rows(frame: pd.DataFrame, source: str) -> None:
+    """A table with columns but no rows is a header-only file (or an empty Parquet table)."""
+    if frame.empty:
+        raise UserError(f"{source}: the file has a header and no data rows "
+                        f"(columns: {', '.join(map(str, frame.columns)) or 'none'}); add the "
+                        "rows below the header line, or point the config at the right file.")
+
+
+def _refuse_empty_columns(frame: pd.DataFrame, features: list[str], data_cfg: DataConfig,
+                          source: str) -> None:
+    """An input with no value at all cannot be learned from or even imputed (no median)."""
+    empty = [column for column in features if frame[column].isna().all()]
+    if not empty:
+        return
+    one = len(empty) == 1
+    names = ", ".join(map(repr, empty))
+    them = "it" if one else "them"
+    if data_cfg.features is not None:
+        remove = f"take {them} out of data.features"
+    else:
+        remove = f"add {them} to data.drop (data.drop: [{', '.join(map(str, empty))}])"
+    raise UserError(f"{source}: column{'' if one else 's'} {names} {'is' if one else 'are'} "
+                    f"empty (missing) in all {len(frame)} rows, so there is nothing to learn "
+                    f"from {them} or to fill {them} in with; {remove}, or fill in the values.")
+
+
+def _require_training_values(train: pd.DataFrame, inputs: list[str], data_cfg: DataConfig) -> None:
+    """Imputation fills an input's gaps from the training rows, so each needs a value there."""
+    empty = [column for column in inputs if train[column].isna().all()]
+    if empty and len(train):
+        raise UserError(f"data.source '{data_cfg.source}': input column(s) "
+                        f"{', '.join(map(repr, empty))} have values only outside the training "
+                        f"split ({len(train)} rows), which leaves nothing to impute their gaps "
+                        "with; add them to data.drop, fill in values, or change data.split.")
+
+
+def require_two_classes(target: pd.Series, source: str) -> None:
+    """A classifier needs at least two classes to tell apart."""
+    classes = target.dropna().astype(str).value_counts()
+    if len(classes) == 1:
+        only, count = classes.index[0], int(classes.iloc[0])
+        raise UserError(f"data.target: column '{target.name}' in {source} holds a single class, "
+                        f"'{only}' (all {count} rows); a classifier needs at least two. Check "
+                        "that data.target names the label column, add rows of the other "
+                        "classes, or use task.type: regression for a numeric target.")
+
+
+def tiny_split_warnings(rows: dict[str, int], cfg: Config) -> list[str]:
+    """A warning per validation/test split under MIN_RELIABLE_SPLIT_ROWS rows (not empty)."""
+    warnings = []
+    for name, what in (("val", "validation"), ("test", "test")):
+        count = rows.get(name, 0)
+        if not 0 < count < MIN_RELIABLE_SPLIT_ROWS:
+            continue
+        why = ("R² is undefined for a single row, and " if count == 1
+               and cfg.task.type != "classification" else "")
+        fix = (f"add rows to data.split.{name}_file" if cfg.data.split.method == "files"
+               else f"add rows, or raise data.split.{name}")
+        warnings.append(
+            f"the {what} split has only {count} row{'s' * (count != 1)} (fewer than "
+            f"{MIN_RELIABLE_SPLIT_ROWS}): {why}its loss and metrics swing with every single "
+            f"row, so they say little about the model. For numbers to trust, {fix}.")
+    return warnings
+
+
 def _split(frame: pd.DataFrame, cfg: Config, inputs: list[str]) -> dict[str, pd.DataFrame]:
     split_cfg = cfg.data.split
     if split_cfg.method != "files":
@@ -222,6 +299,7 @@ def _split(frame: pd.DataFrame, cfg: Config, inputs: list[str]) -> dict[str, pd.
                                    ("test", split_cfg.test_file, "data.split.test_file")):
         if path:
             extra = read_table(path, field_name, cfg.data.na_values)
+            require_rows(extra, f"{field_name} '{path}'")
             _require_columns(extra, [cfg.data.target, *inputs], field_name, f"{field_name} '{path}'")
             splits[name], _ = clean_rows(extra, cfg.data, inputs, cfg.task.type,
                                          f"{field_name} '{path}'")

@@ -18,12 +18,18 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from trainwise.errors import UserError
+from trainwise.errors import UnseenCategoryWarning, UserError
+
+# How messages name rows: by the table's index, which for a file read whole is the data row
+# counted from 0 below the header (row 0 is the file's second line), as pandas shows it.
+ROW_NUMBERING = "counted from 0 below the header"
+ROWS_SHOWN = 3  # rows and values a message lists before "... in all"
 
 
 @dataclass
@@ -89,8 +95,17 @@ class Preprocessor:
         """The model predicts a Normal (mean, variance) per row, not one value."""
         return self.task == "probabilistic_regression"
 
-    def transform_features(self, frame: pd.DataFrame, source: str = "the input") -> np.ndarray:
-        """Raw rows -> float32 matrix (N, n_features), imputing with training statistics."""
+    def transform_features(self, frame: pd.DataFrame, source: str = "the input",
+                           unseen: str | None = None) -> np.ndarray:
+        """Raw rows -> float32 matrix (N, n_features), imputing with training statistics.
+
+        Args:
+            frame: the raw rows.
+            source: names the rows in error messages.
+            unseen: a category never seen in training: None encodes it as all zeros
+                silently (the validation and test splits of training), "warn" also warns
+                (``UnseenCategoryWarning``), "error" raises a ``UserError``.
+        """
         missing = [column for column in self.input_columns if column not in frame.columns]
         if missing:
             raise UserError(f"{source} lacks the training column(s) {', '.join(missing)}; "
@@ -102,6 +117,8 @@ class Preprocessor:
         for column, stats in self.categorical.items():
             values = frame[column].astype("string").fillna(stats["most_frequent"]).to_numpy()
             categories = np.asarray(stats["categories"], dtype=object)
+            if unseen is not None:
+                _check_unseen(values, stats["categories"], frame.index, column, source, unseen)
             blocks.append((values[:, None] == categories[None, :]).astype("float64"))
         if not blocks:
             return np.zeros((len(frame), 0), dtype=np.float32)
@@ -110,7 +127,7 @@ class Preprocessor:
     def transform_target(self, series: pd.Series, source: str = "the input") -> np.ndarray:
         """Raw target -> float32 (N,) scaled values, or int64 (N,) class indices."""
         if self.task != "classification":
-            values = numeric_column(series.to_frame(), series.name, source)
+            values = numeric_column(series.to_frame(), series.name, source, target=True)
             return ((values - self.target_mean) / self.target_std).to_numpy(dtype=np.float32)
         index = {str(value): position for position, value in enumerate(self.classes)}
         labels = series.map(lambda value: index.get(str(_plain(value)), -1)).to_numpy()
@@ -142,27 +159,94 @@ class Preprocessor:
 
 
 def numeric_column(frame: pd.DataFrame, column: str, source: str,
-                   training: bool = True) -> pd.Series:
-    """A column as float64, or a UserError that shows the text found in it.
+                   training: bool = True, target: bool = False) -> pd.Series:
+    """A column as float64, or a UserError that shows the text or infinity found in it.
 
     ``training`` picks the advice: config changes help before training; afterwards only the
-    input file can change.
+    input file can change. ``target``: the column is the target (its gaps are handled by
+    data.target_missing, not imputed).
     """
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = raw.notna() & values.isna()
     if bad.any():
-        rows = list(raw.index[bad][:3])
+        rows = list(raw.index[bad][:ROWS_SHOWN])
         sample = ", ".join(repr(raw[row]) for row in rows)
-        fix = (f"Fix those cells, list them as missing with data.na_values (e.g. ['?']), or "
-               f"add '{column}' to data.categorical if it is a category." if training else
-               "Fix those cells, or leave them empty: missing values are filled in as they "
-               "were in training.")
+        if training:
+            kind = ("set task.type: classification if it holds class labels" if target else
+                    f"add '{column}' to data.categorical if it is a category")
+            fix = (f"Fix those cells, list them as missing with data.na_values (e.g. ['?']), "
+                   f"or {kind}.")
+        else:
+            fix = "Fix those cells" + _after_training_gaps(target)
         raise UserError(
             f"{source}: column '{column}' should be numeric but holds text, e.g. {sample} "
-            f"(rows {', '.join(map(str, rows))}; {int(bad.sum())} in all). {fix}"
+            f"({row_list(rows)}; {int(bad.sum())} in all). {fix}"
         )
+    _refuse_infinite(raw, values, column, source, training, target)
     return values
+
+
+def row_list(rows) -> str:
+    """``rows 3, 8, counted from 0 below the header``: how messages list rows."""
+    return f"rows {', '.join(map(str, rows))}, {ROW_NUMBERING}"
+
+
+def _refuse_infinite(raw: pd.Series, values: pd.Series, column: str, source: str,
+                     training: bool, target: bool) -> None:
+    """inf/-inf (or a number too large for float64) would make the scaling and loss NaN."""
+    infinite = np.isinf(values.to_numpy())
+    if not infinite.any():
+        return
+    rows = list(raw.index[infinite][:ROWS_SHOWN])
+    # The cells as written ('inf', '-1e999'); numbers read as such show as inf / -inf.
+    sample = ", ".join(str(raw[row]) for row in rows)
+    if not training:
+        fix = "Replace them with finite numbers" + _after_training_gaps(target)
+    elif target:
+        fix = ("Replace them with finite numbers, or leave those cells empty and set "
+               "data.target_missing: drop to train without those rows.")
+    else:
+        fix = ("Replace them with finite numbers, or leave those cells empty: data.missing "
+               "imputes them (impute, the default) or drops those rows (drop).")
+    raise UserError(
+        f"{source}: column '{column}' holds infinite values (inf, -inf, or a number too large "
+        f"for a 64-bit float), e.g. {sample} ({row_list(rows)}; {int(infinite.sum())} in all). "
+        f"{fix}"
+    )
+
+
+def _after_training_gaps(target: bool) -> str:
+    """What an empty cell does after training: inputs are imputed; a target cannot be."""
+    if target:
+        return ", or remove those rows: scoring needs a target in every row."
+    return ", or leave those cells empty: missing values are filled in as they were in training."
+
+
+def _check_unseen(values: np.ndarray, categories: list, index: pd.Index, column: str,
+                  source: str, mode: str) -> None:
+    """Warn about (or, with mode 'error', refuse) values of ``column`` unseen in training."""
+    unseen = ~np.isin(values, np.asarray(categories, dtype=object))
+    if not unseen.any():
+        return
+    new_values = sorted({str(value) for value in values[unseen]})
+    listed = ", ".join(map(repr, new_values[:ROWS_SHOWN * 2]))
+    more = f" and {len(new_values) - ROWS_SHOWN * 2} more" if len(new_values) > ROWS_SHOWN * 2 else ""
+    rows = list(index[unseen][:ROWS_SHOWN])
+    count = int(unseen.sum())
+    what = (f"{source}: column '{column}' has {len(new_values)} value(s) never seen in "
+            f"training: {listed}{more}, in {count} row{'s' * (count != 1)} ({row_list(rows)}"
+            f"{', ...' if count > len(rows) else ''}). Known values: "
+            f"{', '.join(map(str, categories[:10]))}{', ...' if len(categories) > 10 else ''}.")
+    if mode == "error":
+        raise UserError(f"{what} The run's data.unseen_categories is 'error'. Fix or remove "
+                        "those rows, or predict anyway with --unseen-categories warn "
+                        "(Python: unseen_categories='warn'): they then encode as no known "
+                        "category.")
+    warnings.warn(f"{what} They encode as no known category (all zeros), so their predictions "
+                  "rest on the other columns only. Set data.unseen_categories: error (or "
+                  "--unseen-categories error) to stop instead.", UnseenCategoryWarning,
+                  stacklevel=4)
 
 
 def _plain(value):

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from importlib import import_module
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from trainwise.serve import (routes_events, routes_files, routes_launch, routes_pages,
                              routes_runs)
 from trainwise.serve.events import EventHub
 from trainwise.serve.launcher import Launcher
+from trainwise.serve.payload import finite
 from trainwise.serve.routes_pages import STATIC
 from trainwise.serve.security import AccessGuard
 from trainwise.serve.services import Services
@@ -60,11 +65,34 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app = FastAPI(title="trainwise dashboard", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.services = Services(settings, store, launcher, hub)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for module in (routes_pages, routes_runs, routes_launch, routes_events, routes_files):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(AccessGuard, settings=settings)
     return app
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with pydantic's errors, as FastAPI answers, but always as valid JSON.
+
+    FastAPI echoes each refused input; a non-finite one (1e999, NaN) cannot be written as
+    JSON, and its own handler then fails with a 500. Here such an input is shown as text.
+    """
+    errors = [_readable(dict(error, input=_shown(error.get("input")))) for error in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": finite(jsonable_encoder(errors))})
+
+
+def _readable(error: dict) -> dict:
+    if error["type"] == "finite_number":
+        error["msg"] = (f"must be a finite number, not {error['input']} (NaN and infinity, "
+                        "e.g. 1e999, are not valid settings); give an ordinary number")
+    return error
+
+
+def _shown(value):
+    """A refused input as JSON can carry it: non-finite numbers become 'inf', '-inf', 'nan'."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _warm_up() -> None:

@@ -17,7 +17,8 @@ PATH_LENGTH = 1000  # longest relative path accepted
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No number may be NaN or infinite (JSON's 1e999 reads as infinity): no field means either.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ValidationChoice(Body):
