@@ -263,7 +263,7 @@ def test_the_cli_refuses_with_exit_code_2(tables, tmp_path, invoke):
 
 # ------------------------------------------------------------------- bounded memory
 MEMORY_SCRIPT = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys, threading
     import numpy as np, pyarrow as pa, pyarrow.parquet as pq
     import trainwise
 
@@ -279,6 +279,34 @@ MEMORY_SCRIPT = textwrap.dedent("""
     import gc, psutil
     from trainwise.session import fit
 
+    def data_mb(pid):
+        # A process's own data: anonymous pages, resident or swapped out, and the shared
+        # memory it touched (the blocks workers send). Not RSS: RSS also counts library code
+        # and other file pages, which the kernel may drop under memory pressure and fault
+        # back in later, so RSS can grow by hundreds of MB without anything being allocated.
+        kinds, total = {"RssAnon", "RssShmem", "VmSwap"}, 0.0
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in kinds:
+                    total += int(value.split()[0]) / 1024  # kB
+                    kinds.discard(key)
+        if kinds - {"VmSwap"}:
+            raise KeyError(f"/proc/{pid}/status has no {sorted(kinds)}")
+        return total
+
+    me = psutil.Process()
+    peaks, stop = {}, threading.Event()
+
+    def sample():  # the peak of each process while the streamed run trains
+        while not stop.is_set():
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    peaks[process.pid] = max(peaks.get(process.pid, 0), data_mb(process.pid))
+                except (OSError, KeyError, ValueError):
+                    pass  # a worker that just ended
+            stop.wait(0.02)
+
     cfg = {"data": {"source": path, "target": "y", "split": {"method": "none"},
                     "streaming": {"enabled": "auto", "max_memory_mb": 100, "workers": 2}},
            "model": {"hidden": [8]},
@@ -290,23 +318,30 @@ MEMORY_SCRIPT = textwrap.dedent("""
     fit({**cfg, "data": {**cfg["data"], "source": path + ".small.parquet",
                          "streaming": {**cfg["data"]["streaming"], "enabled": True}}},
         runs_dir=runs, progress=False)
+    del small
     gc.collect()
-    baseline = psutil.Process().memory_info().rss / 2**20
+    baseline = data_mb(me.pid)  # just before the streamed run, and measured the same way
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     run = fit(cfg, runs_dir=runs, progress=False)
-    gc.collect()  # the finished session's loader: its workers are joined (and so measured)
+    stop.set()
+    sampler.join()
     summary = run.run_dir.read_json("data_summary.json")
-    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    workers = [peak for pid, peak in peaks.items() if pid != me.pid]
     print(json.dumps({
         "streamed": summary["streaming"]["enabled"], "rows": summary["rows"]["train"],
         "buffers_estimate_mb": summary["streaming"]["buffers_estimate_mb"],
-        "main_growth_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - baseline,
-        # Workers are forked from this process: their peak minus what they inherited.
-        "workers_peak_mb": workers_peak, "worker_growth_mb": workers_peak - baseline,
+        "baseline_mb": baseline, "main_growth_mb": peaks[me.pid] - baseline,
+        # Workers are forked from this process and share its pages, so each one's own data
+        # starts at about this process's: its peak minus the baseline is what it added.
+        "workers_seen": len(workers), "workers_peak_mb": max(workers, default=0),
+        "worker_growth_mb": max(workers, default=0) - baseline,
     }))
 """)
 
 
 @pytest.mark.integration
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
 def test_a_table_larger_than_the_memory_limit_trains_in_bounded_memory(tmp_path):
     command = [sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path / "big.parquet"),
                str(tmp_path / "runs")]
@@ -315,10 +350,16 @@ def test_a_table_larger_than_the_memory_limit_trains_in_bounded_memory(tmp_path)
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     file_mb = (tmp_path / "big.parquet").stat().st_size / 2**20
     assert measured["streamed"] and measured["rows"] == 1_500_000 and file_mb > 290
-    assert measured["workers_peak_mb"] > 0  # the workers ran and were measured
-    # Under the file's size: holding every row at once takes at least the file's size (its
-    # float32 values alone). On a quiet machine the growth is ~45-50 MB; once, inside a loaded
-    # full-suite run, the peak reached 237 MB (the cause is not pinned down: allocator
-    # caching is the suspect), so the bound is the file's size, not a share of it.
-    assert measured["main_growth_mb"] < file_mb, measured
-    assert measured["worker_growth_mb"] < file_mb, measured
+    assert measured["workers_seen"] >= 2, measured  # the workers ran and were measured
+    # Holding every row at once takes at least the file's size (its float32 values alone);
+    # the stream's buffers are estimated at 50 MB. Measured as each process's own data
+    # (anonymous + shared memory + swap, sampled during the streamed run, minus the same just
+    # before it): 40-90 MB in the training process (it grows over the first epoch, then stays
+    # flat over further ones) and 50-75 MB in a worker, on a quiet 2-core machine and with
+    # three copies of this script running at once. Reading the whole table instead (in the
+    # fit sample, or in each worker) measured 600-2,000 MB.
+    # (The old measure, lifetime peak RSS minus RSS at the baseline, once read 629 MB in CI:
+    # RSS counts library pages the kernel drops under memory pressure and faults back in.)
+    bound = file_mb / 2
+    assert measured["main_growth_mb"] < bound, (bound, measured)
+    assert measured["worker_growth_mb"] < bound, (bound, measured)

@@ -30,6 +30,8 @@ from trainwise.errors import UnseenCategoryWarning, UserError
 # counted from 0 below the header (row 0 is the file's second line), as pandas shows it.
 ROW_NUMBERING = "counted from 0 below the header"
 ROWS_SHOWN = 3  # rows and values a message lists before "... in all"
+# Larger magnitudes overflow the float32 tensors a model trains on (to inf, then NaN).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -194,8 +196,9 @@ def row_list(rows) -> str:
 
 def _refuse_infinite(raw: pd.Series, values: pd.Series, column: str, source: str,
                      training: bool, target: bool) -> None:
-    """inf/-inf (or a number too large for float64) would make the scaling and loss NaN."""
-    infinite = np.isinf(values.to_numpy())
+    """inf/-inf, or a number beyond float32's range (the precision the model trains in),
+    would make the scaling and the loss infinite or NaN."""
+    infinite = np.abs(values.to_numpy()) > FLOAT32_MAX
     if not infinite.any():
         return
     rows = list(raw.index[infinite][:ROWS_SHOWN])
@@ -210,8 +213,8 @@ def _refuse_infinite(raw: pd.Series, values: pd.Series, column: str, source: str
         fix = ("Replace them with finite numbers, or leave those cells empty: data.missing "
                "imputes them (impute, the default) or drops those rows (drop).")
     raise UserError(
-        f"{source}: column '{column}' holds infinite values (inf, -inf, or a number too large "
-        f"for a 64-bit float), e.g. {sample} ({row_list(rows)}; {int(infinite.sum())} in all). "
+        f"{source}: column '{column}' holds infinite values (inf, -inf, or a number beyond "
+        f"±3.4e38, too large for the 32-bit floats a model trains in), e.g. {sample} ({row_list(rows)}; {int(infinite.sum())} in all). "
         f"{fix}"
     )
 
