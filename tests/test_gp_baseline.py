@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainwise.gp_baseline import gp_baseline
-from trainwise.probabilistic_metrics import interval_coverage
+from trainwise.tasks.probabilistic.gp_baseline import gp_baseline
+from trainwise.tasks.probabilistic.metrics import interval_coverage
 
 NOISE_STD = 0.2
 

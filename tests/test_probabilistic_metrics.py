@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from trainwise.probabilistic_metrics import (
+from trainwise.tasks.probabilistic.metrics import (
     calibration_error,
     coverage_curve,
     gaussian_crps,

@@ -58,12 +58,12 @@ def test_a_crash_ends_failed_with_the_reason_and_a_traceback_log(regression_csv,
 
 def test_the_cli_says_failed_in_one_paragraph_and_exits_1(invoke, tmp_path, runs_dir,
                                                           regression_csv, monkeypatch):
-    import trainwise.session
+    import trainwise.tasks.base
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("baseline exploded")
 
-    monkeypatch.setattr(trainwise.session, "compute_baselines", broken)
+    monkeypatch.setattr(trainwise.tasks.base, "compute_baselines", broken)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(small_config(regression_csv, epochs=2)))
     result = invoke("train", config, "--runs-dir", runs_dir, "--quiet")
@@ -152,9 +152,9 @@ def test_a_failing_checkpoint_write_keeps_the_last_good_one(regression_csv, runs
 
 def test_a_failing_weights_write_is_a_clear_error(invoke, tmp_path, runs_dir, regression_csv,
                                                   monkeypatch):
-    import trainwise.session
+    import trainwise.run_record
 
-    fail_nth(monkeypatch, trainwise.session, "write_atomic", 1, errno.ENOSPC)
+    fail_nth(monkeypatch, trainwise.run_record, "write_atomic", 1, errno.ENOSPC)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(small_config(regression_csv, epochs=3)))
     result = invoke("train", config, "--runs-dir", runs_dir, "--quiet")

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from trainwise.callbacks import Callback
 from trainwise.config.load import load_config
-from trainwise.data.prepare import PreparedData, prepare_data
-from trainwise.data.preprocess import Preprocessor
+from trainwise.data.prepare import PreparedData
+from trainwise.environment import choose_device, seed_everything
 from trainwise.errors import UserError
+from trainwise.inputs.registry import input_kind_for
 from trainwise.models.build import build_model
 from trainwise.run import Run
-from trainwise.session import (Session, _device, _init_from, _store, open_session,
-                               prepare_run_data, seed_everything)
+from trainwise.session import Session, open_session, open_store
+from trainwise.starting_point import init_from, prepare_run_data
+from trainwise.tasks.registry import task_for
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.training.checkpoint import load_checkpoint, previous_path
 from trainwise.yaml_io import load_yaml
@@ -77,13 +79,15 @@ def _open(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
         return _restart(run_dir, cfg, runs_dir, progress, callbacks)
     checkpoint, path = saved
     seed_everything(cfg)
-    saved_prep = Preprocessor.from_dict(run_dir.read_json("preprocessing.json"))
-    data = prepare_data(cfg, saved_prep)
+    inputs = input_kind_for(cfg.data.kind)
+    saved_prep = inputs.load_preprocessing(run_dir.read_json("preprocessing.json"))
+    data = inputs.prepare(cfg, saved_prep)
     _check_same_data(run_dir, cfg, data)
-    device = _device(cfg.train.device)
-    model = build_model(cfg.model, len(saved_prep.feature_names), saved_prep.n_outputs,
-                        saved_prep.is_probabilistic).to(device)
-    session = Session(cfg, data, model, device, run_dir, _store(runs_dir), progress, callbacks)
+    device = choose_device(cfg.train.device)
+    model = build_model(cfg.model, inputs.input_shape(saved_prep), saved_prep.n_outputs,
+                        task_for(cfg.task.type).probabilistic).to(device)
+    session = Session(cfg, data, model, device, run_dir, open_store(runs_dir), progress,
+                      callbacks)
     session.trainer.load_checkpoint_state(checkpoint, f"'{path}'")
     if epochs is not None and epochs <= session.trainer.state.epoch:
         raise UserError(f"--epochs {epochs}: run {run_dir.run_id} has already trained "
@@ -105,7 +109,8 @@ def _restart(run_dir: RunDirectory, cfg, runs_dir, progress: bool,
     # Prepared here to compare it before open_session rewrites the manifest. Preparing uses
     # no torch RNG (a sweep's members share one preparation on the same premise), so the
     # model starts from the same weights as in the first attempt.
-    data = prepare_run_data(cfg, _init_from(cfg, runs_dir)[0])
+    inputs = input_kind_for(cfg.data.kind)
+    data = prepare_run_data(cfg, init_from(cfg, runs_dir, inputs)[0], inputs)
     _check_same_data(run_dir, cfg, data)
     first_manifest = run_dir.read_json("manifest.json") if run_dir.exists("manifest.json") else {}
     # A best.pt the first attempt wrote just before it was killed belongs to that attempt.

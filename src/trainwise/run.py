@@ -1,4 +1,4 @@
-"""A finished (or interrupted) run, loaded from its directory: predict and evaluate on raw rows.
+"""A finished (or interrupted) run, loaded from its directory: predict and evaluate on raw inputs.
 
 Loading never executes code from the run's files: the config is YAML read safely, the
 preprocessing is JSON, the weights are safetensors.
@@ -21,13 +21,15 @@ from safetensors.torch import load_file
 
 from trainwise.config.load import load_config
 from trainwise.config.schema import Config
-from trainwise.data.preprocess import Preprocessor, numeric_column
+from trainwise.data.preprocess import Preprocessor
 from trainwise.errors import UserError
-from trainwise.metrics import classification_metrics, regression_metrics
+from trainwise.inputs.base import InputKind
+from trainwise.inputs.registry import input_kind_for
 from trainwise.models.build import build_model
+from trainwise.tasks.base import Task
+from trainwise.tasks.registry import task_for
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.training.checkpoint import load_weights_into
-from trainwise.uncertainty import distribution_columns, evaluate_distribution, predictive_parts
 from trainwise.yaml_io import load_yaml
 
 MODEL_FILE = "model.safetensors"
@@ -62,7 +64,7 @@ class Run:
 
     @cached_property
     def preprocessor(self) -> Preprocessor:
-        return Preprocessor.from_dict(self.run_dir.read_json("preprocessing.json"))
+        return self.inputs.load_preprocessing(self.run_dir.read_json("preprocessing.json"))
 
     @property
     def history(self) -> list[dict]:
@@ -85,8 +87,8 @@ class Run:
                             f"(status: {self.status.get('status')}). Resume it first with "
                             f"`trainwise resume {self.path}`.")
         prep = self.preprocessor
-        model = build_model(self.config.model, len(prep.feature_names), prep.n_outputs,
-                            prep.is_probabilistic)
+        model = build_model(self.config.model, self.inputs.input_shape(prep), prep.n_outputs,
+                            self.task.probabilistic)
         try:
             weights = load_file(weights_path)
         except Exception as err:  # safetensors raises its own error types for damaged files
@@ -95,9 +97,20 @@ class Run:
         load_weights_into(model, weights, f"'{weights_path}'")
         return model.eval()
 
+    @cached_property
+    def inputs(self) -> InputKind:
+        """The run's input kind (``data.kind``): reads raw inputs as training did."""
+        return input_kind_for(self.config.data.kind)
+
+    @cached_property
+    def task(self) -> Task:
+        """The run's task (``task.type``): its prediction columns and metrics."""
+        return task_for(self.config.task.type)
+
     def predict(self, frame: pd.DataFrame, source: str = "the input",
                 unseen_categories: str | None = None) -> pd.DataFrame:
-        """Predictions for raw rows (the training columns; the target may be absent).
+        """Predictions for raw inputs (for a table: the training columns; the target may be
+        absent).
 
         ``unseen_categories`` ("warn" or "error"; None: the run's data.unseen_categories)
         picks what a category never seen in training does: an ``UnseenCategoryWarning``,
@@ -108,46 +121,19 @@ class Run:
         ``prob_<class>`` per class; for probabilistic regression the predicted Normal's mean
         ``<target>_pred`` and its ``_variance``, ``_std``, 90 % interval and ``_epistemic`` part.
         """
-        prep = self.preprocessor
-        if prep.is_probabilistic:
-            parts = self._distribution(frame, source, unseen_categories)
-            columns = distribution_columns(parts, f"{prep.target}_pred")
-            return columns.set_axis(frame.index)
-        outputs = self._outputs(self._features(frame, source, unseen_categories))
-        column = f"{prep.target}_pred"
-        if prep.task == "regression":
-            return pd.DataFrame({column: prep.inverse_target(outputs[:, 0])}, index=frame.index)
-        probabilities = torch.softmax(torch.from_numpy(outputs), dim=-1).numpy()
-        predicted = [prep.classes[i] for i in probabilities.argmax(axis=1)]
-        result = pd.DataFrame({column: predicted}, index=frame.index)
-        for i, name in enumerate(prep.classes):
-            result[f"prob_{name}"] = probabilities[:, i]
-        return result
+        features = self._features(frame, source, unseen_categories)
+        columns = self.task.predict(self.model, features, self.preprocessor, self.config)
+        return columns.set_axis(self.inputs.index(frame))
 
     def evaluate(self, frame: pd.DataFrame, source: str = "the input",
                  unseen_categories: str | None = None) -> dict:
-        """Metrics on labelled raw rows, computed as at the end of training.
+        """Metrics on labelled raw inputs, computed as at the end of training.
 
         ``unseen_categories``: as for ``predict``.
         """
-        prep = self.preprocessor
-        if prep.target not in frame.columns:
-            raise UserError(f"{source} has no target column '{prep.target}'; evaluation needs "
-                            "labelled rows (use `trainwise predict` for unlabelled ones).")
-        unlabelled = frame[prep.target].isna()
-        if unlabelled.any():
-            raise UserError(f"{source}: target column '{prep.target}' is empty in "
-                            f"{int(unlabelled.sum())} rows; remove them to evaluate.")
-        if prep.task != "classification":
-            # Before transform_target, whose advice is for training data (config changes).
-            numeric_column(frame, prep.target, source, training=False, target=True)
-        targets = prep.transform_target(frame[prep.target], source)
-        if prep.is_probabilistic:
-            # Each row is one measurement, scored against the Normal predicted for it.
-            return evaluate_distribution(self._distribution(frame, source, unseen_categories),
-                                         targets, prep)
-        outputs = self._outputs(self._features(frame, source, unseen_categories))
-        return evaluate_outputs(prep, outputs, targets)
+        targets = self.inputs.targets(self.preprocessor, frame, source)
+        features = self._features(frame, source, unseen_categories)
+        return self.task.score(self.model, features, targets, self.preprocessor, self.config)
 
     def predict_distribution(self, frame: pd.DataFrame,
                              source: str = "the input") -> tuple[np.ndarray, np.ndarray]:
@@ -156,50 +142,17 @@ class Run:
         Raises:
             UserError: the run does not predict distributions.
         """
-        if not self.preprocessor.is_probabilistic:
+        if not self.task.probabilistic:
             raise UserError(f"run {self.id} is a {self.preprocessor.task} run; only "
                             "task.type: probabilistic_regression predicts a mean and variance.")
-        parts = self._distribution(frame, source)
+        parts = self.task.distribution(self.model, self._features(frame, source, None),
+                                       self.preprocessor, self.config)
         return parts["mean"], parts["variance"]
 
-    def _distribution(self, frame: pd.DataFrame, source: str,
-                      unseen_categories: str | None = None) -> dict[str, np.ndarray]:
-        features = self._features(frame, source, unseen_categories)
-        return predictive_parts(self.model, features, self.config.task.mc_dropout,
-                                self.preprocessor)
-
-    def _features(self, frame: pd.DataFrame, source: str,
-                  unseen_categories: str | None) -> np.ndarray:
-        """The model's inputs for raw rows; categories unseen in training warn or raise."""
+    def _features(self, raw, source: str, unseen_categories: str | None) -> np.ndarray:
+        """The model's inputs for raw inputs; categories unseen in training warn or raise."""
         mode = unseen_categories or self.config.data.unseen_categories
-        if mode not in ("warn", "error"):
-            raise UserError(f"unseen_categories must be 'warn' or 'error', not {mode!r}")
-        return self.preprocessor.transform_features(frame, source, unseen=mode)
-
-    def _outputs(self, features: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return self.model(torch.from_numpy(features)).numpy()
-
-
-def evaluate_outputs(prep: Preprocessor, outputs: np.ndarray, targets: np.ndarray) -> dict:
-    """Metrics from model outputs and encoded targets (as the preprocessing produced them)."""
-    if prep.task == "regression":
-        return regression_metrics(prep.inverse_target(targets),
-                                  prep.inverse_target(outputs[:, 0]))
-    # The model gives logits; precision-recall AUC needs probabilities.
-    probabilities = torch.softmax(torch.from_numpy(outputs).double(), dim=-1).numpy()
-    return classification_metrics(targets, outputs.argmax(axis=1), prep.classes, probabilities)
-
-
-def prediction_rows(prep: Preprocessor, split: str, outputs: np.ndarray,
-                    targets: np.ndarray) -> pd.DataFrame:
-    """``split, actual, predicted`` per row in the target's own units (or class names)."""
-    if prep.task == "regression":
-        actual, predicted = prep.inverse_target(targets), prep.inverse_target(outputs[:, 0])
-    else:
-        actual = [prep.classes[i] for i in targets]
-        predicted = [prep.classes[i] for i in outputs.argmax(axis=1)]
-    return pd.DataFrame({"split": split, "actual": actual, "predicted": predicted})
+        return self.inputs.features(self.preprocessor, raw, source, mode)
 
 
 def load_run(reference: str | Path, runs_dir: str | Path = "runs") -> Run:

@@ -22,7 +22,7 @@ def lr_find(config: str, overrides: tuple[str, ...], runs_dir: str, output: str 
     from pathlib import Path
 
     from trainwise.reports.lr_finder_plot import plot_lr_finder
-    from trainwise.session import probe_lr
+    from trainwise.lr_choice import probe_lr
 
     cfg, result = probe_lr(config, list(overrides), runs_dir)
     for rule, lr in result.suggestions.items():

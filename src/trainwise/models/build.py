@@ -16,14 +16,17 @@ from trainwise.models.init import initialize_weights
 from trainwise.models.mlp import MLP
 
 
-def build_model(model_cfg: ModelConfig, n_inputs: int, n_outputs: int,
+def build_model(model_cfg: ModelConfig, input_shape: int | tuple[int, ...], n_outputs: int,
                 probabilistic: bool = False) -> nn.Module:
-    """Return a freshly initialised model for ``n_inputs`` features and ``n_outputs`` outputs.
+    """Return a freshly initialised model for inputs of ``input_shape`` and ``n_outputs`` outputs.
 
+    ``input_shape`` is one sample's shape as the input kind gives it (``inputs.base``), or
+    the number of features. The MLPs take one feature vector per sample: ``(n_inputs,)``.
     A user module is called as ``Class(n_inputs=..., n_outputs=..., **model.kwargs)``.
     ``probabilistic`` builds a Gaussian network (N, 2) = (mean, variance) instead, or with
     ``model.ensemble`` > 1 an ``Ensemble`` of them, (N, K, 2).
     """
+    n_inputs = _feature_count(input_shape)
     if probabilistic:
         members = [_gaussian_mlp(model_cfg, n_inputs) for _ in range(model_cfg.ensemble)]
         return members[0] if len(members) == 1 else Ensemble(members)
@@ -41,6 +44,15 @@ def build_model(model_cfg: ModelConfig, n_inputs: int, n_outputs: int,
                             "Its __init__ must accept those keyword arguments.") from None
     initialize_weights(model, model_cfg.init, model_cfg.activation)
     return model
+
+
+def _feature_count(input_shape: int | tuple[int, ...]) -> int:
+    if isinstance(input_shape, int):
+        return input_shape
+    if len(input_shape) != 1:
+        raise UserError(f"the MLP models take one feature vector per sample, but the inputs "
+                        f"are shaped {tuple(input_shape)}; choose a model for that shape.")
+    return int(input_shape[0])
 
 
 def _gaussian_mlp(model_cfg: ModelConfig, n_inputs: int) -> GaussianMLP:

@@ -6,12 +6,14 @@ import torchinfo
 from torch import nn
 
 
-def summarize_model(model: nn.Module, n_inputs: int, device: str = "cpu") -> dict:
+def summarize_model(model: nn.Module, input_shape: int | tuple[int, ...],
+                    device: str = "cpu") -> dict:
     """Return ``{"layers": [...], "total_params": n, "trainable_params": n, "text": str}``.
 
     Each layer is ``{"name", "type", "output_shape", "params"}``; shapes are for a batch of 1.
     """
-    stats = torchinfo.summary(model, input_size=(1, n_inputs), device=device, verbose=0,
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    stats = torchinfo.summary(model, input_size=(1, *shape), device=device, verbose=0,
                               col_names=("output_size", "num_params"), depth=4)
     layers = [
         {
@@ -25,7 +27,7 @@ def summarize_model(model: nn.Module, n_inputs: int, device: str = "cpu") -> dic
     ]
     return {
         "layers": layers,
-        "input_shape": [None, n_inputs],
+        "input_shape": [None, *shape],
         "total_params": int(stats.total_params),
         "trainable_params": int(stats.trainable_params),
         "text": str(stats),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from trainwise.probabilistic_metrics import (
+from trainwise.tasks.probabilistic.metrics import (
     CURVE_LEVELS,
     check_prediction,
     coverage_curve,

@@ -19,6 +19,7 @@ from trainwise.models.build import build_model
 from trainwise.run import Run
 from trainwise.errors import UserError
 from trainwise.session import Session, open_session
+from trainwise.tasks.registry import task_for
 from trainwise.sweep.batched import BatchedTraining
 from trainwise.sweep.grid import SweepMember
 from trainwise.sweep.plan import Plan
@@ -36,7 +37,7 @@ def fused_problem(cfg: Config) -> str | None:
     if cfg.train.fused == "off":
         return "train.fused: off"
     outputs = 2 if cfg.task.type == "classification" else 1
-    model = build_model(cfg.model, 1, outputs, cfg.task.type == "probabilistic_regression")
+    model = build_model(cfg.model, 1, outputs, task_for(cfg.task.type).probabilistic)
     verdict = fused_eligibility(model, cfg, build_loss(cfg.task, None, None))
     return None if verdict else verdict.reason
 

@@ -16,9 +16,9 @@ from torch import nn
 
 from trainwise.data.prepare import PreparedData
 from trainwise.data.preprocess import Preprocessor
-from trainwise.gp_baseline import gp_baseline
+from trainwise.tasks.probabilistic.gp_baseline import gp_baseline
 from trainwise.models.predictive import mc_dropout_output, mixture_parts
-from trainwise.probabilistic_metrics import probabilistic_metrics
+from trainwise.tasks.probabilistic.metrics import probabilistic_metrics
 
 # The central interval written beside each prediction (predictions.csv, `trainwise predict`).
 INTERVAL_LEVEL = 0.9

@@ -1,0 +1,155 @@
+"""The ``data`` section: where rows come from, how they are cleaned, and how they split."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from trainwise.config.section import Section
+from trainwise.config.streaming import StreamingConfig
+
+# The data.split keys and the methods that read them. A key set away from its default under a
+# method that does not read it is an error: it would silently do nothing. The first four
+# methods' own keys are checked only under the spatial methods, so their configs load as before.
+SPLIT_PARAMETERS = {
+    "val": ("random", "group", "spatial_blocks", "group_kfold"),
+    "test": ("random", "group"),
+    "stratify": ("random",),
+    "group_column": ("group", "group_kfold"),
+    "val_file": ("files",),
+    "test_file": ("files",),
+    "val_boxes": ("boxes",),
+    "test_boxes": ("boxes",),
+    "train_boxes": ("boxes",),
+    "block_size": ("spatial_blocks",),
+    "folds": ("spatial_blocks", "group_kfold"),
+    "fold": ("spatial_blocks", "group_kfold"),
+}
+STRICT_SPLITS = ("boxes", "spatial_blocks", "group_kfold")  # the later ones: strict checks
+FOLD_SPLITS = ("spatial_blocks", "group_kfold")  # k-fold: data.split.fold picks the test fold
+Box = tuple[float, float, float, float]  # [lon_min, lat_min, lon_max, lat_max]
+
+
+class SplitConfig(Section):
+    # How rows become train/val/test: random, group, files, none, boxes, spatial_blocks,
+    # group_kfold (see docs/spatial_splits.md).
+    method: Literal["random", "group", "files", "none", "boxes", "spatial_blocks",
+                    "group_kfold"] = "random"
+    val: float = Field(0.2, ge=0.0, lt=1.0)  # fraction of rows for validation (random, group, folds)
+    test: float = Field(0.2, ge=0.0, lt=1.0)  # fraction of rows for the test split (random, group)
+    stratify: bool | None = None  # keep class ratios per split; None = yes for classification
+    group_column: str | None = None  # rows sharing a value never cross splits (group, group_kfold)
+    val_file: str | None = None  # CSV/Parquet validation rows (method: files)
+    test_file: str | None = None  # CSV/Parquet test rows (method: files, optional)
+    seed: int | None = None  # split seed; None = train.seed
+    lon_column: str = "lon"  # longitude (x) column: boxes, spatial_blocks, the distance check
+    lat_column: str = "lat"  # latitude (y) column: boxes, spatial_blocks, the distance check
+    # boxes: rows with lon_min <= lon < lon_max and lat_min <= lat < lat_max. Test boxes take
+    # precedence over validation boxes; the rest trains. An empty list: no such split.
+    val_boxes: list[Box] = []
+    test_boxes: list[Box] = []
+    train_boxes: list[Box] = []  # boxes: train on rows in these only (others dropped); [] = all
+    block_size: float | None = Field(None, gt=0.0)  # spatial_blocks: block side, coordinate units
+    folds: int = Field(5, ge=2)  # spatial_blocks, group_kfold: k, the number of folds
+    fold: int = Field(0, ge=0)  # spatial_blocks, group_kfold: the test fold, 0 to folds - 1
+    # Warn when a test row lies closer than this (great-circle km) to a training row; 0 records
+    # the distances without warning; None skips the check. Needs lon/lat in degrees.
+    min_test_distance_km: float | None = Field(10.0, ge=0.0)
+
+    @field_validator("val_boxes", "test_boxes", "train_boxes", mode="before")
+    @classmethod
+    def _one_box_is_a_list(cls, boxes: Any) -> Any:
+        flat = isinstance(boxes, (list, tuple)) and len(boxes) == 4
+        return [boxes] if flat and all(isinstance(v, (int, float)) for v in boxes) else boxes
+
+    @field_validator("val_boxes", "test_boxes", "train_boxes")
+    @classmethod
+    def _ordered_boxes(cls, boxes: list[Box], info: ValidationInfo) -> list[Box]:
+        for index, (lon_min, lat_min, lon_max, lat_max) in enumerate(boxes):
+            where = f"{info.field_name}[{index}] = {[lon_min, lat_min, lon_max, lat_max]}"
+            if lon_min >= lon_max or lat_min >= lat_max:
+                raise ValueError(f"{where}: each min must be below its max; a box is "
+                                 "[lon_min, lat_min, lon_max, lat_max]")
+            if not -90.0 <= lat_min < lat_max <= 90.0:
+                raise ValueError(f"{where}: latitudes must lie within -90..90; a box is "
+                                 "[lon_min, lat_min, lon_max, lat_max] (longitude first)")
+        return boxes
+
+    @model_validator(mode="after")
+    def _check_method_fields(self) -> SplitConfig:
+        if self.method in ("random", "group") and self.val + self.test >= 1.0:
+            raise ValueError(
+                f"val ({self.val}) + test ({self.test}) must leave rows for training "
+                "(their sum must be below 1); lower one of them"
+            )
+        if self.method in ("group", "group_kfold") and not self.group_column:
+            raise ValueError(f"method '{self.method}' needs group_column: the column whose "
+                             "values must not cross splits")
+        if self.method == "files" and not self.val_file:
+            raise ValueError("method 'files' needs val_file: a CSV or Parquet file of "
+                             "validation rows")
+        if self.method == "boxes" and not (self.val_boxes or self.test_boxes):
+            raise ValueError("method 'boxes' needs test_boxes and/or val_boxes: lists of "
+                             "[lon_min, lat_min, lon_max, lat_max]")
+        if self.method == "spatial_blocks" and self.block_size is None:
+            raise ValueError("method 'spatial_blocks' needs block_size: the side of a square "
+                             "block in coordinate units (degrees for lon/lat)")
+        if self.method in FOLD_SPLITS:
+            self._check_folds()
+        self._check_unused_keys()
+        return self
+
+    def _check_folds(self) -> None:
+        if self.fold >= self.folds:
+            raise ValueError(f"fold {self.fold} does not exist among folds {self.folds} "
+                             f"(they count from 0 to {self.folds - 1}); lower fold")
+        if self.val + 1.0 / self.folds >= 1.0:
+            raise ValueError(f"val ({self.val}) + one test fold (1/{self.folds}) must leave "
+                             "rows for training; lower val or raise folds")
+
+    def _check_unused_keys(self) -> None:
+        for key, readers in SPLIT_PARAMETERS.items():
+            strict = self.method in STRICT_SPLITS or set(readers) <= set(STRICT_SPLITS)
+            changed = getattr(self, key) != type(self).model_fields[key].default
+            if strict and changed and self.method not in readers:
+                raise ValueError(f"{key} applies to method {' or '.join(readers)} only, which "
+                                 f"method '{self.method}' is not; remove {key}")
+
+
+# The input kinds data.kind can name; each is registered in trainwise.inputs.registry (kept
+# here by name, so that validating a config imports no input kind and no torch).
+INPUT_KINDS = ("tabular",)
+
+
+class DataConfig(Section):
+    # What a sample is and how it is read: tabular (rows of a CSV/Parquet table).
+    kind: Literal[INPUT_KINDS] = "tabular"
+    source: str  # a CSV or Parquet path (relative to the config file) or a bundled dataset name
+    target: str  # the column to predict
+    features: list[str] | None = None  # input columns; None = all columns but target and drop
+    drop: list[str] = []  # columns to ignore (ids, free text)
+    categorical: list[str] = []  # columns to one-hot encode; text columns are detected anyway
+    na_values: list[str] = []  # extra strings that mean "missing" (the original Auto MPG uses '?')
+    missing: Literal["impute", "drop"] = "impute"  # missing inputs: median/most frequent, or drop rows
+    # Rows with an empty target: stop, drop them, or keep them aside for train.pseudo_label.
+    target_missing: Literal["error", "drop", "unlabelled"] = "error"
+    # Predict/evaluate rows with a category training never saw (encoded as all zeros): warn or stop.
+    unseen_categories: Literal["warn", "error"] = "warn"
+    scale_target: bool = True  # standardise a regression target (predictions are un-scaled)
+    # Class balancing of the training rows (classification): none; oversample or undersample
+    # (a fresh draw every epoch); smote (synthetic minority rows, added once to train only).
+    balance: Literal["none", "oversample", "undersample", "smote"] = "none"
+    smote_neighbors: int = Field(5, ge=1)  # smote: nearest same-class rows to interpolate with
+    # probabilistic_regression: aggregate measurement rows into one row per site (these
+    # columns identify it) with the target's mean, variance (ddof=1) and count.
+    group_by: list[str] = []
+    # group_by: sites with fewer measurements are dropped (one has no variance); at least 2.
+    min_site_count: int = Field(2, ge=2)
+    # group_by: the site variance's delta degrees of freedom. 1 (the lab's) is the unbiased
+    # sample variance; 0 makes the KL's optimum the unbiased measurement variance, because the
+    # squared error of a site mean adds sigma^2/n back (docs/uncertainty.md).
+    site_variance_ddof: Literal[0, 1] = 1
+    split: SplitConfig = SplitConfig()
+    # Stream training rows from a large Parquet file in bounded memory (docs/large_data.md).
+    streaming: StreamingConfig = StreamingConfig()

@@ -1,0 +1,14 @@
+"""The input kinds ``data.kind`` can name. Adding one: subclass ``inputs.base.InputKind`` and
+add an instance here (its ``name`` is the config's value)."""
+
+from __future__ import annotations
+
+from trainwise.inputs.base import InputKind
+from trainwise.inputs.tabular import Tabular
+
+INPUT_KINDS: dict[str, InputKind] = {kind.name: kind for kind in (Tabular(),)}
+
+
+def input_kind_for(name: str) -> InputKind:
+    """The input kind registered as ``name`` (a validated ``data.kind``)."""
+    return INPUT_KINDS[name]
