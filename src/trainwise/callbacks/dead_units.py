@@ -10,7 +10,8 @@ from trainwise.callbacks.base import Callback
 
 class DeadUnitMonitor(Callback):
     """Adds ``dead_units`` to each epoch's record: the share of hidden ReLU units whose output
-    is zero for every validation row.
+    is zero for every validation row. After a convolution a unit is a channel: it counts as
+    dead when it is zero at every position of every validation row.
 
     A unit that is dead on all validation rows gets no gradient from them either; a large
     share means the network lost much of its capacity (too high a learning rate, or an
@@ -89,13 +90,15 @@ class DeadUnitMonitor(Callback):
         return 1.0 - flags.float().mean()
 
     def _remember(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
+        if output.dim() > 2:  # (N, C, L) or (N, C, H, W): the channels are the units
+            output = output.movedim(1, -1)
         self._add((id(module), output.shape[-1]), output)
 
     def _remember_block(self, position: int, activation: str, output: torch.Tensor) -> None:
         if activation == "relu":  # the blocks the module path counts: those with an nn.ReLU
             self._add(("block", position), output)
 
-    def _add(self, key: tuple, output: torch.Tensor) -> None:
+    def _add(self, key: tuple, output: torch.Tensor) -> None:  # output (..., units)
         active = (output > 0).reshape(-1, output.shape[-1]).any(dim=0)  # (units,)
         seen = self._active.get(key)
         self._active[key] = active if seen is None else seen | active

@@ -1,14 +1,21 @@
-"""The ``model`` section: the network, its initialisation, and fine-tuning (freeze, init_from)."""
+"""The ``model`` section: the network, its initialisation, and fine-tuning (freeze, init_from).
+
+``model.layers`` (for ``model.name: cnn``) is a Keras-Sequential-style list of layers, each a
+mapping with a ``type`` and that type's own keys; ``LAYER_TYPES`` names one small class per
+type. Only the settings are checked here; whether the shapes fit is known once the input's
+shape is (``models.layers``), still before training.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import difflib
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from trainwise.config.section import Section, one_of
 
-MODELS = ("mlp",)
+MODELS = ("mlp", "cnn", "resnet")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "selu", "sigmoid")
 INITS = (
     "default",
@@ -24,9 +31,191 @@ INITS = (
 )
 
 
+# ----------------------------------------------------------------- layer specs (model.layers)
+class _Layer(Section):
+    """Base of every layer spec: ``type`` picks the class, the other keys are its settings."""
+
+    type: str
+
+    def label(self) -> str:
+        """The layer in a few words for messages, e.g. ``maxpool2d, size 2``."""
+        return self.type
+
+
+class _ActivatedLayer(_Layer):
+    activation: str | None = None  # an activation name applied after the layer; None: linear
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, name: str | None) -> str | None:
+        return None if name is None else one_of(name, ACTIVATIONS, "activation")
+
+
+class _ConvLayer(_ActivatedLayer):
+    filters: int = Field(ge=1)  # output channels
+    kernel: int = Field(ge=1)  # kernel size (length, or height = width)
+    stride: int = Field(1, ge=1)
+    # 'same' keeps the size (divided by the stride), 'valid' pads nothing, or pixels per side.
+    padding: Literal["same", "valid"] | Annotated[int, Field(ge=0)] = "same"
+
+    def label(self) -> str:
+        return f"{self.type}, {self.filters} filters, kernel {self.kernel}"
+
+
+class Conv1dLayer(_ConvLayer):
+    type: Literal["conv1d"]  # input (channels, length)
+
+
+class Conv2dLayer(_ConvLayer):
+    type: Literal["conv2d"]  # input (channels, height, width)
+
+
+class _PoolLayer(_Layer):
+    size: int = Field(ge=1)  # window size (length, or height = width)
+    stride: int | None = Field(None, ge=1)  # None: the window size (windows do not overlap)
+
+    def label(self) -> str:
+        return f"{self.type}, size {self.size}"
+
+
+class MaxPool1dLayer(_PoolLayer):
+    type: Literal["maxpool1d"]
+
+
+class MaxPool2dLayer(_PoolLayer):
+    type: Literal["maxpool2d"]
+
+
+class AvgPool1dLayer(_PoolLayer):
+    type: Literal["avgpool1d"]
+
+
+class AvgPool2dLayer(_PoolLayer):
+    type: Literal["avgpool2d"]
+
+
+class GlobalAvgPoolLayer(_Layer):
+    type: Literal["globalavgpool"]  # the mean of each channel: (C, ...) -> (C,)
+
+
+class BatchNormLayer(_Layer):
+    type: Literal["batchnorm"]  # 1-D, 2-D or over features, by the input's shape
+
+
+class DropoutLayer(_Layer):
+    type: Literal["dropout"]
+    rate: float = Field(ge=0.0, lt=1.0)  # probability of zeroing each value while training
+
+    def label(self) -> str:
+        return f"dropout, rate {self.rate}"
+
+
+class ActivationLayer(_Layer):
+    type: Literal["activation"]
+    name: str  # relu, leaky_relu, elu, gelu, tanh, selu, sigmoid
+    slope: float | None = Field(None, ge=0.0)  # leaky_relu only; None: model.leaky_relu_slope
+
+    @field_validator("name")
+    @classmethod
+    def _known_activation(cls, name: str) -> str:
+        return one_of(name, ACTIVATIONS, "activation")
+
+    @model_validator(mode="after")
+    def _slope_for_leaky_relu_only(self) -> ActivationLayer:
+        if self.slope is not None and self.name != "leaky_relu":
+            raise ValueError(f"slope applies to leaky_relu only; remove it or set name: "
+                             f"leaky_relu (got name: {self.name})")
+        return self
+
+    def label(self) -> str:
+        return f"activation, {self.name}"
+
+
+class FlattenLayer(_Layer):
+    type: Literal["flatten"]  # (C, ...) -> (C * ...,)
+
+
+class DenseLayer(_ActivatedLayer):
+    type: Literal["dense"]  # flattens its input first if it is not flat
+    units: int = Field(ge=1)
+
+    def label(self) -> str:
+        return f"dense, {self.units} units"
+
+
+LAYER_TYPES: dict[str, type[_Layer]] = {
+    "conv1d": Conv1dLayer, "conv2d": Conv2dLayer, "maxpool1d": MaxPool1dLayer,
+    "maxpool2d": MaxPool2dLayer, "avgpool1d": AvgPool1dLayer, "avgpool2d": AvgPool2dLayer,
+    "globalavgpool": GlobalAvgPoolLayer, "batchnorm": BatchNormLayer, "dropout": DropoutLayer,
+    "activation": ActivationLayer, "flatten": FlattenLayer, "dense": DenseLayer,
+}
+LayerSpec = Annotated[Union[tuple(LAYER_TYPES.values())], Field(discriminator="type")]
+
+
+def read_layer(index: int, item: Any) -> _Layer:
+    """One entry of ``model.layers`` as its spec class.
+
+    Args:
+        index: its position in the list, for the message.
+        item: the entry as written: a mapping with a ``type`` (or a spec already).
+
+    Returns:
+        The validated spec.
+
+    Raises:
+        ValueError: the entry is not a mapping, has no known type, or has bad keys; the
+            message starts with ``model.layers[index]`` and gives the fix.
+    """
+    where = f"model.layers[{index}]"
+    if isinstance(item, _Layer):
+        return item
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: each layer is a mapping of a type and its settings, e.g. "
+                         f"{{type: conv2d, filters: 16, kernel: 3}}, not {item!r}")
+    kind = item.get("type")
+    if kind not in LAYER_TYPES:
+        problem = "has no 'type'" if kind is None else f"unknown layer type {kind!r}"
+        raise ValueError(f"{where}: {problem}{_did_you_mean(kind, LAYER_TYPES)}; choose one "
+                         f"of: {', '.join(LAYER_TYPES)}")
+    spec_class = LAYER_TYPES[kind]
+    try:
+        return spec_class.model_validate(item)
+    except ValidationError as err:
+        problems = [_key_problem(problem, spec_class) for problem in err.errors()]
+        raise ValueError(f"{where} ({kind}): {'; '.join(problems)}") from None
+
+
+def _key_problem(problem: dict, spec_class: type[_Layer]) -> str:
+    """One pydantic complaint about a layer's key, in the config's words."""
+    key = ".".join(str(part) for part in problem["loc"])
+    keys = [name for name in spec_class.model_fields if name != "type"]
+    if problem["type"] == "extra_forbidden":
+        return (f"unknown key '{key}'{_did_you_mean(key, keys)}; its keys are: "
+                f"{', '.join(keys) or 'none besides type'}")
+    if problem["type"] == "missing":
+        return f"'{key}' is required"
+    message = problem["msg"].removeprefix("Value error, ")
+    return f"{key}: {message} (got {problem.get('input')!r})" if key else message
+
+
+def _did_you_mean(word: Any, valid) -> str:
+    close = difflib.get_close_matches(str(word), list(valid), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close and word is not None else ""
+
+
+# ----------------------------------------------------------------- the section
 class ModelConfig(Section):
-    name: str = "mlp"  # 'mlp', or 'package.module:ClassName' for your own nn.Module
+    # 'mlp', 'cnn' (the network of model.layers), 'resnet' (a small residual CNN), or
+    # 'package.module:ClassName' for your own nn.Module
+    name: str = "mlp"
     hidden: list[int] = [64, 64]  # hidden layer sizes of the mlp
+    # cnn: the layers in order, e.g. [{type: conv1d, filters: 16, kernel: 5, activation: relu},
+    # {type: maxpool1d, size: 2}, {type: dense, units: 32, activation: relu}]; the output
+    # layer (one unit per output) follows by itself.
+    layers: list[LayerSpec] = []
+    # resnet: channels of each stage, a residual block of two 3x3 convolutions (stride 2 from
+    # the second stage on); then global average pooling, model.dropout and the output layer.
+    widths: list[int] = [16, 32, 64]
     activation: str = "relu"  # relu, leaky_relu, elu, gelu, tanh, selu, sigmoid
     leaky_relu_slope: float = Field(0.01, ge=0.0)  # negative slope for leaky_relu
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # dropout after each hidden activation
@@ -74,6 +263,45 @@ class ModelConfig(Section):
             raise ValueError(f"epochs {empty} list no patterns; give the parameters to "
                              "unfreeze, e.g. {10: ['layers.2.*']}, or remove the epoch")
         return schedule
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _read_layers(cls, layers: Any) -> Any:
+        if not isinstance(layers, list):
+            return layers  # pydantic's own "should be a valid list"
+        specs, problems = [], []
+        for index, item in enumerate(layers):
+            try:
+                specs.append(read_layer(index, item))
+            except ValueError as err:
+                problems.append(str(err))
+        if problems:
+            # One line per layer: the loader indents its list of problems by four spaces.
+            raise ValueError("\n    ".join(problems))
+        return specs
+
+    @field_validator("widths")
+    @classmethod
+    def _positive_widths(cls, widths: list[int]) -> list[int]:
+        if not widths or min(widths) < 1:
+            raise ValueError("give one channel count (at least 1) per stage, e.g. [16, 32, 64]")
+        return widths
+
+    @model_validator(mode="after")
+    def _check_layer_list(self) -> ModelConfig:
+        if self.name == "cnn" and not self.layers:
+            raise ValueError("model.name cnn builds the network from model.layers, which is "
+                             "empty; list the layers, e.g. layers: [{type: conv1d, filters: 16, "
+                             "kernel: 5, activation: relu}, {type: globalavgpool}]")
+        if self.name != "cnn" and self.layers:
+            raise ValueError(f"model.layers applies to model.name: cnn only (model.name is "
+                             f"'{self.name}'); set model.name: cnn, or remove model.layers")
+        if self.name == "cnn" and (self.dropout or self.batch_norm):
+            # The mlp's options would be silently ignored: the layer list says everything.
+            raise ValueError("model.dropout and model.batch_norm are the mlp's (and dropout "
+                             "the resnet's); for a cnn put {type: dropout, rate: 0.2} or "
+                             "{type: batchnorm} into model.layers instead")
+        return self
 
     @model_validator(mode="after")
     def _check_transfer_options(self) -> ModelConfig:
