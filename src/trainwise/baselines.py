@@ -11,8 +11,10 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 
-# Fit the linear reference on at most this many rows: it is a yardstick, not a model.
+# Fit the linear reference on at most this many rows, and this many values (rows × inputs:
+# images are wide): it is a yardstick, not a model.
 LINEAR_BASELINE_MAX_ROWS = 20_000
+LINEAR_BASELINE_MAX_VALUES = 2_000_000
 
 
 def compute_baselines(arrays: dict, task: str, n_outputs: int, loss_fn) -> dict:
@@ -24,8 +26,10 @@ def compute_baselines(arrays: dict, task: str, n_outputs: int, loss_fn) -> dict:
         n_outputs: 1, or the number of classes.
         loss_fn: the run's loss (on CPU tensors).
     """
+    arrays = {split: (_flat(x), y) for split, (x, y) in arrays.items()}
     features, targets = arrays["train"]
-    rows = np.random.default_rng(0).permutation(len(targets))[:LINEAR_BASELINE_MAX_ROWS]
+    most = min(LINEAR_BASELINE_MAX_ROWS, max(100, LINEAR_BASELINE_MAX_VALUES // features.shape[1]))
+    rows = np.random.default_rng(0).permutation(len(targets))[:most]
     if task == "probabilistic_regression":
         constant, linear = _normal_baselines(features[rows], targets[rows])
     elif task == "regression":
@@ -45,6 +49,11 @@ def compute_baselines(arrays: dict, task: str, n_outputs: int, loss_fn) -> dict:
             for name, predict in (("constant", constant), ("linear", linear)):
                 result[name][split] = _loss(loss_fn, predict(x), y)
     return result
+
+
+def _flat(features: np.ndarray) -> np.ndarray:
+    """Array samples (N, C, ...) as rows of values: the linear models read one vector each."""
+    return features.reshape(len(features), -1)
 
 
 def _normal_baselines(features: np.ndarray, targets: np.ndarray):

@@ -37,7 +37,10 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list
         y_true, y_pred, labels=labels, zero_division=0)
     result = {
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)),
+        # scikit-learn's definition (the mean recall over the classes present), computed from
+        # the recalls above: its own function warns when a split lacks a predicted class,
+        # which a small held-out split of sessions often does.
+        "balanced_accuracy": float(recall[support > 0].mean()) if support.any() else 0.0,
         "macro_f1": float(skm.f1_score(y_true, y_pred, labels=labels, average="macro",
                                        zero_division=0)),
         "per_class": {

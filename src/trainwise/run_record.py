@@ -38,6 +38,8 @@ def write_final_record(session: Session) -> None:
         if split in data.arrays and len(data.arrays[split][0]):
             result = session.task.evaluate_split(model, session.cfg, data, split)
             metrics[split] = result.metrics
+            if data.sample_ids:  # which file (and frame) each row is: to find the examples
+                result.rows.insert(1, "item", data.sample_ids[split])
             predictions.append(result.rows)
             measured.append(result.measurement_rows)
     run_dir.write_json("metrics.json", metrics)

@@ -11,8 +11,9 @@ from trainwise.cli.options import runs_dir_option, unseen_categories_option
 
 @click.command()
 @click.argument("run")
-@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
-              help="CSV or Parquet rows with the training columns and the target.")
+@click.option("--data", "data_path", required=True, type=click.Path(),
+              help="Tables: CSV or Parquet rows with the training columns and the target. "
+                   "Frames and images: a labelled folder, file, or .npz.")
 @runs_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @unseen_categories_option
@@ -21,14 +22,13 @@ def evaluate(run: str, data_path: str, runs_dir: str, as_json: bool,
     """Print RUN's metrics on another labelled file."""
     from trainwise.cli.console import echo_warnings
     from trainwise.cli.display import print_metrics
-    from trainwise.data.read import read_table
     from trainwise.errors import UnseenCategoryWarning
     from trainwise.run import load_run
 
     loaded = load_run(run, runs_dir)
-    frame = read_table(data_path, "--data")
+    raw = loaded.inputs.read(data_path, "--data", loaded.config, labelled=True)
     with echo_warnings(UnseenCategoryWarning):
-        metrics = loaded.evaluate(frame, f"--data '{data_path}'", unseen_categories)
+        metrics = loaded.evaluate(raw, f"--data '{data_path}'", unseen_categories)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:

@@ -15,6 +15,7 @@ from trainwise.cli.diagnose import diagnose
 from trainwise.cli.evaluate import evaluate
 from trainwise.cli.isoscape import isoscape
 from trainwise.cli.lr_find import lr_find
+from trainwise.cli.make_frames import make_frames
 from trainwise.cli.make_region import make_region
 from trainwise.cli.predict import predict
 from trainwise.cli.report import report
@@ -72,6 +73,7 @@ def cli() -> None:
     trainwise serve                                 the live dashboard in the browser
     trainwise verify-origin ISO.tif --samples s.csv check claimed origins against an isoscape
     trainwise make-region region                    a synthetic region with known truth
+    trainwise make-frames gestures                  radar gesture sessions: why to split by session
     trainwise sample-rasters pts.csv --rasters DIR --out t.csv   covariates at points
     trainwise isoscape RUN --rasters DIR --out iso.tif           map mean and variance
     """
@@ -79,7 +81,7 @@ def cli() -> None:
 
 for command in (train, resume, predict, evaluate, lr_find, runs, show, diagnose, report, compare,
                 serve, sweep,
-                datasets, verify_origin, make_region, sample_rasters, isoscape):
+                datasets, verify_origin, make_region, make_frames, sample_rasters, isoscape):
     cli.add_command(command)
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from trainwise.config.augment import AugmentConfig
 from trainwise.config.section import Section
 from trainwise.config.streaming import StreamingConfig
 
@@ -119,14 +120,34 @@ class SplitConfig(Section):
 
 # The input kinds data.kind can name; each is registered in trainwise.inputs.registry (kept
 # here by name, so that validating a config imports no input kind and no torch).
-INPUT_KINDS = ("tabular",)
+INPUT_KINDS = ("tabular", "frames", "images")
+ARRAY_KINDS = ("frames", "images")  # samples are arrays read from files, not table rows
+# The table-only keys: set under an array kind they would silently do nothing.
+TABLE_ONLY_KEYS = ("features", "drop", "categorical", "na_values", "group_by")
+# Keys that only array kinds read.
+ARRAY_ONLY_KEYS = ("labels", "index", "cache_dir")
 
 
 class DataConfig(Section):
-    # What a sample is and how it is read: tabular (rows of a CSV/Parquet table).
+    # What a sample is and how it is read: tabular (rows of a CSV/Parquet table); frames
+    # (sensor feature frames: a folder of .npy/.npz session files, each [frames, ...]); images
+    # (a folder of PNG/JPEG/TIFF files, any number of bands). docs/arrays.md.
     kind: Literal[INPUT_KINDS] = "tabular"
-    source: str  # a CSV or Parquet path (relative to the config file) or a bundled dataset name
-    target: str  # the column to predict
+    # tabular: a CSV or Parquet path (relative to the config file) or a bundled dataset name;
+    # frames, images: a folder, an .npz file with x and y (or X.npy and y.npy in a folder), or
+    # the bundled 'digits' (images).
+    source: str
+    # The column to predict (tabular); for frames and images, the name of the label in
+    # predictions (<target>_pred) and in a labels index. Left out: 'label' for arrays.
+    target: str | None = None
+    # frames, images: where labels come from. auto: inside the file (an .npz's y), else an
+    # index CSV if there is one, else the sub-folder; folders; index (data.index or
+    # labels.csv with columns file and label); file (an .npz's per-frame y).
+    labels: Literal["auto", "folders", "index", "file"] = "auto"
+    index: str | None = None  # frames, images: the labels CSV; None = SOURCE/labels.csv
+    # frames, images: where decoded arrays are cached (memory-mapped, keyed by the files' sizes
+    # and modification times); None = $TRAINWISE_CACHE or ~/.cache/trainwise.
+    cache_dir: str | None = None
     features: list[str] | None = None  # input columns; None = all columns but target and drop
     drop: list[str] = []  # columns to ignore (ids, free text)
     categorical: list[str] = []  # columns to one-hot encode; text columns are detected anyway
@@ -153,3 +174,54 @@ class DataConfig(Section):
     split: SplitConfig = SplitConfig()
     # Stream training rows from a large Parquet file in bounded memory (docs/large_data.md).
     streaming: StreamingConfig = StreamingConfig()
+    # frames, images: random changes to each training batch, on the device, seeded per batch
+    # so a resumed run augments exactly as the uninterrupted one (docs/arrays.md).
+    augment: AugmentConfig = AugmentConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _frames_split_by_session(cls, raw: Any) -> Any:
+        """Frames of one recording session are nearly alike, so by default they never cross
+        splits: the split groups by session file unless the config names a method. For array
+        kinds, a group split's groups are the files ("session")."""
+        if not isinstance(raw, dict) or raw.get("kind") not in ARRAY_KINDS \
+                or not isinstance(raw.get("split", {}), dict):
+            return raw
+        split = dict(raw.get("split") or {})
+        if "method" not in split and raw.get("kind") == "frames":
+            split["method"] = "group"
+        if split.get("method") == "group":
+            split.setdefault("group_column", "session")
+        return {**raw, "split": split}
+
+    @model_validator(mode="after")
+    def _check_kind_keys(self) -> DataConfig:
+        if self.kind == "tabular":
+            if not self.target:
+                raise ValueError("target is required: the column to predict")
+            changed = [key for key in ARRAY_ONLY_KEYS
+                       if getattr(self, key) != type(self).model_fields[key].default]
+            if self.augment.active():
+                changed.append("augment")
+            if changed:
+                raise ValueError(f"{', '.join(changed)} apply to data.kind frames or images "
+                                 "only; remove them, or set data.kind")
+            return self
+        if self.target is None:
+            self.target = "label"
+        changed = [key for key in TABLE_ONLY_KEYS
+                   if getattr(self, key) != type(self).model_fields[key].default]
+        if changed:
+            raise ValueError(f"{', '.join(changed)} apply to tables (data.kind: tabular) only; "
+                             f"remove them for data.kind: {self.kind}")
+        if self.balance == "smote":
+            raise ValueError("balance: smote interpolates table rows; for frames and images "
+                             "use oversample or undersample")
+        if self.split.method not in ("random", "group", "files", "none"):
+            raise ValueError(f"split.method '{self.split.method}' applies to tables; for "
+                             f"data.kind: {self.kind} choose group (by session file), random, "
+                             "files or none")
+        if self.split.method == "group" and self.split.group_column != "session":
+            raise ValueError("for frames and images, split.method: group groups by session "
+                             "file; set split.group_column: session (or leave it out)")
+        return self

@@ -121,7 +121,8 @@ def _anchor_paths(raw: dict, folder: Path) -> None:
     if not isinstance(data, dict):
         return
     split = data.get("split") if isinstance(data.get("split"), dict) else {}
-    for section, key in ((data, "source"), (split, "val_file"), (split, "test_file")):
+    for section, key in ((data, "source"), (data, "index"), (data, "cache_dir"),
+                         (split, "val_file"), (split, "test_file")):
         value = section.get(key)
         if isinstance(value, str) and _looks_like_path(value) and not Path(value).is_absolute():
             # Absolute, so the run record's config still finds the file from any folder.
@@ -131,7 +132,7 @@ def _anchor_paths(raw: dict, folder: Path) -> None:
 
 
 def _looks_like_path(value: str) -> bool:
-    return "/" in value or value.endswith((".csv", ".parquet", ".pq"))
+    return "/" in value or value.endswith((".csv", ".parquet", ".pq", ".npz", ".npy"))
 
 
 def _set_dotted(raw: dict, dotted: str, value: Any, origin: str) -> None:

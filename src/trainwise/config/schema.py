@@ -112,6 +112,10 @@ class Config(Section):
         if task.mc_dropout and model.dropout == 0:
             raise ValueError(f"task.mc_dropout: {task.mc_dropout} needs model.dropout above 0; "
                              "set model.dropout (e.g. 0.1) or task.mc_dropout: 0")
+        if data.kind != "tabular":
+            raise ValueError(f"task.type: probabilistic_regression reads tables; data.kind: "
+                             f"{data.kind} trains classification (or regression on numeric "
+                             "labels). Set task.type: classification")
         if model.name != "mlp":
             raise ValueError("task.type: probabilistic_regression uses the built-in mlp body "
                              f"with a Gaussian head; model.name '{model.name}' is not supported "

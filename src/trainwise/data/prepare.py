@@ -52,6 +52,8 @@ class PreparedData:
     # A streamed run (data.streaming): the training file and how it is read; arrays["train"]
     # then holds only the rows the preprocessing was fitted on.
     streaming: StreamSource | None = None
+    # Array inputs: split -> which file (and frame) each sample is, for predictions.csv.
+    sample_ids: dict[str, list[str]] | None = None
 
     @property
     def has_validation(self) -> bool:

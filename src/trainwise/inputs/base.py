@@ -9,8 +9,9 @@ A run is an input kind times a model times a task (``trainwise.tasks``). The inp
   table), read from the saved preprocessing so a finished run can rebuild its model;
 - ``batches``: the per-epoch batches the trainer iterates (seeded, resumable);
 - ``load_preprocessing``: the preprocessing saved as JSON in the run directory;
-- ``read`` / ``features`` / ``targets``: raw inputs after training (``predict``,
-  ``evaluate``), through the saved preprocessing, with errors that name the file or column.
+- ``read`` / ``features`` / ``targets`` / ``identify``: raw inputs after training
+  (``predict``, ``evaluate``), through the saved preprocessing, with errors that name the
+  file or column.
 
 To add one, subclass ``InputKind`` in a module (or folder) of this package and register an
 instance in ``INPUT_KINDS`` (``trainwise/inputs/registry.py``); ``data.kind`` then accepts its
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     import torch
 
     from trainwise.config.schema import Config
@@ -79,8 +81,9 @@ class InputKind:
         """The preprocessing from its JSON form (preprocessing.json)."""
         raise NotImplementedError
 
-    def read(self, path: str, field: str) -> Any:
-        """Raw inputs from a file or folder given after training (``--input``, ``--data``)."""
+    def read(self, path: str, field: str, cfg: Config, labelled: bool = False) -> Any:
+        """Raw inputs from a file or folder given after training (``--input``, ``--data``),
+        read as the run ``cfg`` read its data; ``labelled``: their labels are needed too."""
         raise NotImplementedError
 
     def features(self, prep: Preprocessor, raw: Any, source: str,
@@ -94,4 +97,9 @@ class InputKind:
 
     def index(self, raw: Any):
         """The labels of the raw samples, for the predictions' index."""
+        raise NotImplementedError
+
+    def identify(self, raw: Any) -> pd.DataFrame:
+        """Columns that say which input each prediction is for (the rows themselves for a
+        table; file and frame for arrays), written beside the predictions."""
         raise NotImplementedError

@@ -3,10 +3,12 @@ add an instance here (its ``name`` is the config's value)."""
 
 from __future__ import annotations
 
+from trainwise.inputs.arrays.kind import Frames, Images
 from trainwise.inputs.base import InputKind
 from trainwise.inputs.tabular import Tabular
 
-INPUT_KINDS: dict[str, InputKind] = {kind.name: kind for kind in (Tabular(),)}
+INPUT_KINDS: dict[str, InputKind] = {kind.name: kind for kind in (Tabular(), Frames(),
+                                                                   Images())}
 
 
 def input_kind_for(name: str) -> InputKind:

@@ -44,7 +44,7 @@ class Tabular(InputKind):
     def load_preprocessing(self, saved: dict) -> Preprocessor:
         return Preprocessor.from_dict(saved)
 
-    def read(self, path: str, field: str) -> pd.DataFrame:
+    def read(self, path: str, field: str, cfg, labelled: bool = False) -> pd.DataFrame:
         return read_table(path, field)
 
     def features(self, prep: Preprocessor, raw: pd.DataFrame, source: str,
@@ -71,3 +71,6 @@ class Tabular(InputKind):
 
     def index(self, raw: pd.DataFrame) -> pd.Index:
         return raw.index
+
+    def identify(self, raw: pd.DataFrame) -> pd.DataFrame:
+        return raw
