@@ -114,6 +114,24 @@ def auto_mpg_config(epochs: int, task: dict | None = None) -> dict:
     }
 
 
+def digits_config(epochs: int) -> dict:
+    """A small CNN on the bundled 8×8 digits with augmentation and dropout: per-batch
+    augmentation draws and dropout masks are state a resume must reproduce exactly."""
+    return {
+        "name": "fault_images",
+        "data": {"kind": "images", "source": "digits", "split": {"val": 0.2, "test": 0.2},
+                 "augment": {"shift": 0.125, "noise_std": 0.1, "hflip": 0.3}},
+        "task": {"type": "classification"},
+        "model": {"name": "cnn", "layers": [
+            {"type": "conv2d", "filters": 8, "kernel": 3, "activation": "relu"},
+            {"type": "maxpool2d", "size": 2}, {"type": "dropout", "rate": 0.2},
+            {"type": "globalavgpool"}]},
+        "train": {"lr": 0.01, "batch_size": 64, "epochs": epochs, "seed": 7,
+                  "early_stopping": {"patience": epochs + 1, "restore_best": True},
+                  "checkpoint": {"last_every_s": CHECKPOINT_EVERY_S}},
+    }
+
+
 _SWEEP_GRID = ("--grid", "train.lr=0.01,0.003")
 # Epochs per scenario: ~2-4 s of training on a slow 2-core CPU (the process itself adds
 # ~5 s of imports and ~2 s of evaluation, plots and diagnosis).
@@ -125,6 +143,7 @@ SCENARIOS = {
                                  (*_SWEEP_GRID, "--mode", "sequential")),
     "sweep_batched": Scenario("sweep_batched", auto_mpg_config(400),
                               (*_SWEEP_GRID, "--mode", "batched"), batched=True),
+    "images_augmented": Scenario("images_augmented", digits_config(12)),
 }
 
 
@@ -234,6 +253,12 @@ def read_status(run_dir: Path) -> dict:
         return json.loads((run_dir / "status.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+
+
+def record_complete(run_dir: Path) -> bool:
+    """Finished, with the findings that end every finished run's record."""
+    return read_status(run_dir).get("status") == "finished" and \
+        (run_dir / "findings.json").is_file()
 
 
 def run_dirs(runs_dir: Path) -> list[Path]:
@@ -642,9 +667,14 @@ def _run_faulted(argv: list[str], fault: Fault | None, reference: Reference, wor
 
 def _resume_until_finished(run_dir: Path, runs_dir: Path, faults: list[Fault],
                            reference: Reference, workdir: Path, outcome: Outcome) -> bool:
-    """``trainwise resume`` (killed as ``faults`` say) until the run's status is finished."""
+    """``trainwise resume`` (killed as ``faults`` say) until the run's record is complete.
+
+    Complete is status finished *and* findings.json, written last: a run killed after its
+    status said finished (drawing plots, reading its curves) is resumed too, which writes
+    the rest of its record again from its last checkpoint.
+    """
     attempts, most = 0, len(faults) + EXTRA_RESUMES
-    while read_status(run_dir).get("status") != "finished":
+    while not record_complete(run_dir):
         if attempts >= most:
             outcome.problems.append(f"{run_dir.name}: not finished after {attempts} resumes "
                                     f"(status {read_status(run_dir).get('status')!r})")

@@ -1,5 +1,5 @@
-"""Kills of the probabilistic task and of sweeps (sequential and batched), and of their
-resumes. A sequential member resumes bit-identical to the uninterrupted sweep's member; a
+"""Kills of the probabilistic task, of a CNN on images with augmentation, and of sweeps
+(sequential and batched), and of their resumes. A sequential member resumes bit-identical to the uninterrupted sweep's member; a
 batched member is exact up to the epoch the batched process checkpointed and then equals a
 clean resume of that checkpoint bit for bit (why not more: tests/faults/harness.py)."""
 
@@ -19,6 +19,11 @@ PLANS = {
     "sweep_sequential": Plan("sweep_sequential", (at_validation(400),)),
     # The batched sweep killed inside a checkpoint write, then a member's resume killed.
     "sweep_batched": Plan("sweep_batched", (at_write(9, "partial"), at_validation(60))),
+    # A CNN on images with augmentation: killed after an epoch's batches, before its
+    # validation (in the middle of the epoch as far as any checkpoint knows), then the
+    # resume killed at a random moment of training.
+    "images_augmented": Plan("images_augmented", (at_validation(5, "before"),
+                                                  at_time("training", 2))),
 }
 
 

@@ -36,6 +36,8 @@ def fused_problem(cfg: Config) -> str | None:
     """
     if cfg.train.fused == "off":
         return "train.fused: off"
+    if cfg.model.name != "mlp":  # the fused and batched steps are the built-in MLP's
+        return f"model.name: {cfg.model.name} (the batched step trains the built-in mlp)"
     outputs = 2 if cfg.task.type == "classification" else 1
     model = build_model(cfg.model, 1, outputs, task_for(cfg.task.type).probabilistic)
     verdict = fused_eligibility(model, cfg, build_loss(cfg.task, None, None))
