@@ -1,5 +1,7 @@
 """The files a session writes at the end of training: history, status, and for a run that
-completed its final weights, metrics per held-out split and predictions.
+completed its final weights, metrics per held-out split and predictions (for a classifier
+with each row's loss and confidence, and for array inputs its worst mistakes as examples:
+``top_losses.py``).
 
 Every file is written atomically (``RunDirectory`` writes through ``write_atomic``), so a
 run killed while writing them still resumes and writes them again.
@@ -19,6 +21,9 @@ from safetensors.torch import save
 from trainwise.atomic import write_atomic
 from trainwise.callbacks.monitor import Monitor
 from trainwise.run import MODEL_FILE
+from trainwise.reports.top_losses import TOP_LOSSES_FILE
+from trainwise.tasks.classification import Classification
+from trainwise.top_losses import add_loss_columns, class_scores, held_out_split, write_top_losses
 
 if TYPE_CHECKING:
     from trainwise.session import Session
@@ -33,20 +38,36 @@ def write_final_record(session: Session) -> None:
     model.cpu()
     write_atomic(run_dir.file(MODEL_FILE), lambda handle: handle.write(safetensors_bytes(model)))
     model.eval()
-    metrics, predictions, measured = {}, [], []
+    metrics, predictions, measured = {}, {}, []
     for split in ("val", "test"):
         if split in data.arrays and len(data.arrays[split][0]):
             result = session.task.evaluate_split(model, session.cfg, data, split)
             metrics[split] = result.metrics
             if data.sample_ids:  # which file (and frame) each row is: to find the examples
                 result.rows.insert(1, "item", data.sample_ids[split])
-            predictions.append(result.rows)
+            if isinstance(session.task, Classification):
+                features, targets = data.arrays[split]
+                add_loss_columns(result.rows, class_scores(model, features, targets),
+                                 data.preprocessor.classes)
+            predictions[split] = result.rows
             measured.append(result.measurement_rows)
+    if data.sample_ids and isinstance(session.task, Classification):
+        _write_examples(session, predictions)
     run_dir.write_json("metrics.json", metrics)
     if predictions:
-        run_dir.write_text("predictions.csv", pd.concat(predictions).to_csv(index=False))
+        run_dir.write_text("predictions.csv", pd.concat(predictions.values()).to_csv(index=False))
     if any(rows is not None for rows in measured):
         run_dir.write_text(MEASUREMENT_PREDICTIONS_FILE, pd.concat(measured).to_csv(index=False))
+
+
+def _write_examples(session: Session, predictions: dict[str, pd.DataFrame]) -> None:
+    """top_losses.npz: the held-out split's worst mistakes, for reports to draw."""
+    split = held_out_split(list(predictions))
+    if split is None:
+        return
+    prep = session.data.preprocessor
+    write_top_losses(session.run_dir.file(TOP_LOSSES_FILE), split, prep.kind,
+                     session.data.arrays[split][0], predictions[split], prep)
 
 
 def write_status(session: Session, status: str, reason: str | None = None) -> None:

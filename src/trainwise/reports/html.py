@@ -23,6 +23,7 @@ from trainwise.tracking.run_dir import RunDirectory
 REPORT_FILE = "report.html"
 TEMPLATE = "report.html"
 CONFUSION_PREFIX = "confusion_"
+TOP_LOSSES_PLOT = "top_losses.png"  # shown in the top-losses section, beside its table
 # Captions for the plots, by file name.
 CURVE_CAPTIONS = {
     "loss.png": "Loss per epoch, training and validation.",
@@ -73,6 +74,8 @@ def render_report(run_path: str | Path) -> str:
     context["curves"], context["prediction_plots"] = _figures(images)
     for table in context["confusion"]:
         table["image"] = images.get(f"{CONFUSION_PREFIX}{table['split']}.png")
+    if context["top_losses"] is not None:
+        context["top_losses"]["image"] = images.get(TOP_LOSSES_PLOT)
     return _environment().get_template(TEMPLATE).render(**context)
 
 
@@ -105,8 +108,8 @@ def _figures(images: dict[str, str]) -> tuple[list[dict], list[dict]]:
     still shows, with a plain one."""
     curves, predictions = [], []
     for name, src in images.items():
-        if name.startswith(CONFUSION_PREFIX):
-            continue  # shown beside the confusion table
+        if name.startswith(CONFUSION_PREFIX) or name == TOP_LOSSES_PLOT:
+            continue  # shown beside their tables
         if name in PREDICTION_CAPTIONS:
             predictions.append({"name": name, "caption": PREDICTION_CAPTIONS[name], "src": src})
         else:

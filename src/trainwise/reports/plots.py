@@ -22,6 +22,7 @@ from trainwise.reports.confusion import plot_confusion_matrix
 from trainwise.reports.curves import curve_keys, plot_curve
 from trainwise.reports.optimizer_curves import epoch_end_steps, plot_grad_norm, plot_learning_rate
 from trainwise.reports.regression import plot_predicted_vs_actual, plot_residuals
+from trainwise.reports.top_losses import plot_top_losses, read_examples
 from trainwise.tracking.run_dir import RunDirectory
 from trainwise.yaml_io import load_yaml
 
@@ -38,7 +39,7 @@ def write_plots(run_path: str | Path) -> list[Path]:
 
     Returns:
         The PNG paths written, in reading order: curves, learning rate, gradient norm, then
-        confusion matrices or regression plots.
+        confusion matrices and top losses, or regression plots.
     """
     run_dir = RunDirectory(run_path)
     run_dir.plots.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,9 @@ def _plot_jobs(run_dir: RunDirectory) -> dict[str, Callable[[Path], Path]]:
                 plot_confusion_matrix, split_metrics["confusion_matrix"],
                 split_metrics["classes"],
                 title=f"confusion matrix, {SPLIT_NAMES.get(split, split)} split")
+    examples = read_examples(run_dir)  # a classifier's worst mistakes on frames or images
+    if examples is not None:
+        jobs["top_losses.png"] = partial(plot_top_losses, examples)
     jobs.update(_regression_jobs(run_dir, config))
     jobs.update(_calibration_jobs(run_dir, config))
     return jobs

@@ -11,6 +11,7 @@ import shlex
 
 from trainwise.diagnostics.finding import SEVERITY_ORDER
 from trainwise.reports.confusion import cell_colour, hex_colour, row_shares, text_colour
+from trainwise.reports.top_losses import top_loss_table
 from trainwise.tracking.run_dir import RunDirectory
 
 SPLITS = ("train", "val", "test")
@@ -70,6 +71,7 @@ def report_context(run_dir: RunDirectory) -> dict:
         "per_class": _per_class_tables(metrics),
         "confusion": [_confusion_table(split, metrics[split]) for split in ("test", "val")
                       if "confusion_matrix" in metrics.get(split, {})],
+        "top_losses": top_loss_table(run_dir),
         "confusion_legend": {"correct": hex_colour(cell_colour(1.0, correct=True)),
                              "error": hex_colour(cell_colour(0.25, correct=False))},
     }
@@ -104,9 +106,7 @@ def _commands(run_dir: RunDirectory, manifest: dict) -> dict:
 def _data_summary(data: dict) -> dict:
     rows = data.get("rows", {})
     splits = [split for split in SPLITS if split in rows]
-    class_counts = data.get("class_counts", {})
-    classes = data.get("classes") or list(dict.fromkeys(
-        name for counts in class_counts.values() for name in counts))
+    classes, class_counts = class_names_and_counts(data)
     return {
         "present": bool(data),
         "source": data.get("source"),
@@ -128,6 +128,25 @@ def _data_summary(data: dict) -> dict:
                          for name in classes],
         "imbalance": _imbalance_notes(data),
     }
+
+
+def class_names_and_counts(data: dict) -> tuple[list, dict]:
+    """The classes and their rows per split from ``data_summary.json``.
+
+    Tables record ``classes`` (a list) and ``class_counts`` (split -> class -> rows); array
+    inputs (frames, images) record the counts themselves under ``classes``.
+
+    Example:
+        >>> class_names_and_counts({"classes": {"train": {"b": 2, "a": 1}, "val": {"a": 1}}})
+        (['a', 'b'], {'train': {'b': 2, 'a': 1}, 'val': {'a': 1}})
+    """
+    classes, counts = data.get("classes"), data.get("class_counts", {})
+    if isinstance(classes, dict):
+        counts = classes
+        classes = sorted({name for split in counts.values() for name in split}, key=str)
+    if not classes:
+        classes = list(dict.fromkeys(name for split in counts.values() for name in split))
+    return classes, counts
 
 
 def _imbalance_notes(data: dict) -> list[str]:
@@ -216,9 +235,26 @@ def _confusion_table(split: str, metrics: dict) -> dict:
             cells.append({"count": count, "percent": f"{shares[i][j] * 100:.1f} %",
                           "background": hex_colour(colour), "colour": text_colour(colour),
                           "correct": i == j})
-        rows.append({"name": name, "total": sum(matrix[i]), "cells": cells})
+        rows.append({"name": name, "total": sum(matrix[i]), "cells": cells,
+                     **class_accuracy(matrix, classes, i)})
     return {"split": split, "split_name": SPLIT_NAMES.get(split, split), "classes": classes,
             "rows": rows}
+
+
+def class_accuracy(matrix: list[list[int]], classes: list, row: int) -> dict:
+    """A true class's accuracy (its recall) and the class it is most often mistaken for.
+
+    Example:
+        >>> class_accuracy([[8, 2], [0, 5]], ["a", "b"], 0)
+        {'accuracy': 0.8, 'confused_with': 'b', 'confused_count': 2}
+    """
+    counts = matrix[row]
+    total = sum(counts)
+    errors = [(count, column) for column, count in enumerate(counts) if column != row and count]
+    count, column = max(errors, default=(0, None))
+    return {"accuracy": counts[row] / total if total else None,
+            "confused_with": str(classes[column]) if column is not None else None,
+            "confused_count": count}
 
 
 def format_duration(seconds: float | None) -> str:

@@ -62,6 +62,7 @@ def run_detail(settings: ServeSettings, store: RunStore, row: dict) -> dict:
         "findings": findings(path, store, row),
         "metrics": metrics,
         "confusion": confusion_views(path, metrics),
+        "top_losses": top_losses_view(path, row["id"]),
         "files": files(path, row["id"]),
     })
     return detail
@@ -81,10 +82,11 @@ def run_snapshot(settings: ServeSettings, store: RunStore, run_id: str) -> dict 
 
 def labels(data_summary: dict) -> dict | None:
     """The classes and their row counts per split, from ``data_summary.json``."""
-    classes = data_summary.get("classes")
+    from trainwise.reports.report_context import class_names_and_counts
+
+    classes, counts = class_names_and_counts(data_summary)
     if not classes:
         return None
-    counts = data_summary.get("class_counts", {})
     return {"classes": [str(name) for name in classes],
             "counts": {split: {str(name): counts[split].get(str(name), 0) for name in classes}
                        for split in ("train", "val", "test") if split in counts}}
@@ -103,7 +105,7 @@ def model_info(path: Path, row: dict, data_summary: dict) -> dict:
         "trainable_params": summary.get("trainable_params"),
         "input_shape": summary.get("input_shape"),
         "inputs": data_summary.get("n_features"),
-        "classes": data_summary.get("classes"),
+        "classes": (labels(data_summary) or {}).get("classes"),
         "monitor": row.get("monitor"),
         "best_epoch": row.get("best_epoch"),
         "best_value": row.get("best_value"),
@@ -160,10 +162,12 @@ def confusion_view(classes: list, matrix: list[list[int]], split: str,
 
     Returns:
         ``{"split", "epoch", "classes", "rows": [{"name", "total", "cells": [...]}]}``, each
-        cell ``{"count", "share", "background", "colour", "correct"}``.
+        cell ``{"count", "share", "background", "colour", "correct"}``; each row also has
+        its class's ``accuracy`` (recall) and the class it is ``confused_with`` most.
     """
     # Imported here: it loads matplotlib, which the server needs for nothing else this early.
     from trainwise.reports.confusion import cell_colour, hex_colour, row_shares, text_colour
+    from trainwise.reports.report_context import class_accuracy
 
     shares = row_shares(matrix)
     rows = []
@@ -173,9 +177,28 @@ def confusion_view(classes: list, matrix: list[list[int]], split: str,
             colour = cell_colour(shares[i][j], i == j)
             cells.append({"count": count, "share": shares[i][j], "background": hex_colour(colour),
                           "colour": text_colour(colour), "correct": i == j})
-        rows.append({"name": str(name), "total": sum(matrix[i]), "cells": cells})
+        rows.append({"name": str(name), "total": sum(matrix[i]), "cells": cells,
+                     **class_accuracy(matrix, classes, i)})
     return {"split": split, "epoch": epoch, "classes": [str(name) for name in classes],
             "rows": rows}
+
+
+def top_losses_view(path: Path, run_id: str) -> dict | None:
+    """A finished classifier's worst held-out mistakes: the table, and the URL of their
+    drawing (frames and images runs) once the plots are drawn; None before.
+
+    Returns:
+        ``{"split", "split_name", "errors", "rows": [{"rank", "item", "actual", "predicted",
+        "confidence", "loss"}], "image": url or None}`` or None.
+    """
+    from trainwise.reports.top_losses import top_loss_table
+    from trainwise.tracking.run_dir import RunDirectory
+
+    table = top_loss_table(RunDirectory(path))
+    if table is None:
+        return None
+    drawn = (path / "plots" / "top_losses.png").is_file()
+    return {**table, "image": f"/files/{run_id}/plots/top_losses.png" if drawn else None}
 
 
 def files(path: Path, run_id: str) -> dict:

@@ -5,7 +5,7 @@ import { LiveChart, STYLE, batchPositions, colour, join, smooth } from "./charts
 import { api, byId, displayStatus, el, fmtDuration, listen, showMessage, statusBadge } from "./common.js";
 import {
   renderConfig, renderConfusion, renderFiles, renderFindings, renderLabels, renderModel,
-  renderResults,
+  renderResults, renderTopLosses,
 } from "./run_panels.js";
 
 const runId = decodeURIComponent(window.location.pathname.split("/").pop());
@@ -125,6 +125,7 @@ function renderDetail(detail) {
   renderRun();
   renderResults(detail.metrics, state.run?.task);
   renderConfusion(detail.confusion);
+  renderTopLosses(detail.top_losses);
   renderModel(detail.model, detail.status);
   renderLabels(detail.labels);
   renderFindings(detail.findings);

@@ -35,7 +35,8 @@ function confusionTable(view) {
     ? `${SPLIT_NAMES[view.split]}, after epoch ${view.epoch} (live)`
     : `${SPLIT_NAMES[view.split] || view.split} split, final model`;
   const head = el("tr", {}, el("th", { class: "corner" }, "true ╲ predicted"),
-    view.classes.map((name) => el("th", { scope: "col" }, name)), el("th", {}, "rows"));
+    view.classes.map((name) => el("th", { scope: "col" }, name)), el("th", {}, "rows"),
+    el("th", { title: "share of the true class's rows predicted right (recall)" }, "accuracy"));
   const rows = view.rows.map((row) => el("tr", {},
     el("th", { scope: "row" }, row.name),
     row.cells.map((cell) => el("td", {
@@ -44,9 +45,35 @@ function confusionTable(view) {
       title: `true ${row.name}, predicted ${view.classes[row.cells.indexOf(cell)]}`,
     }, el("span", { class: "count" }, cell.count),
     el("span", { class: "share" }, `${(cell.share * 100).toFixed(1)} %`))),
-    el("td", { class: "num sub" }, row.total)));
+    el("td", { class: "num sub" }, row.total),
+    el("td", {
+      class: "num accuracy",
+      title: row.confused_with ? `most often mistaken for ${row.confused_with} (${row.confused_count})` : null,
+    }, row.accuracy === null || row.accuracy === undefined ? "–" : `${(row.accuracy * 100).toFixed(1)} %`)));
   return el("table", { class: `confusion split-${view.split}`, "data-split": view.split },
     el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, rows));
+}
+
+/** topLosses: {split, split_name, errors, rows: [{rank, item, actual, predicted, confidence,
+ *  loss}], image: URL of the drawn examples or null}; null until the run has finished. */
+export function renderTopLosses(topLosses) {
+  byId("top-losses-panel").hidden = !topLosses;
+  if (!topLosses) return;
+  const caption = `${topLosses.split_name} split: ${topLosses.rows.length} of ${topLosses.errors} errors`;
+  const table = el("table", { class: "small top-losses-table" },
+    el("caption", {}, caption),
+    el("thead", {}, el("tr", {}, ["#", "item", "actual", "predicted", "confidence", "loss"]
+      .map((name) => el("th", {}, name)))),
+    el("tbody", {}, topLosses.rows.map((row) => el("tr", {},
+      el("td", { class: "num" }, row.rank), el("td", {}, el("code", {}, row.item)),
+      el("td", {}, row.actual), el("td", {}, row.predicted),
+      el("td", { class: "num" }, fmt(row.confidence)), el("td", { class: "num" }, fmt(row.loss))))));
+  const image = topLosses.image
+    ? el("a", { href: topLosses.image, target: "_blank", rel: "noopener" },
+      el("img", { src: `${topLosses.image}?v=${Date.now()}`, alt: "top losses: actual → predicted (loss)" }))
+    : null;
+  byId("top-losses").replaceChildren(...(topLosses.rows.length ? [image, table]
+    : [el("p", { class: "hint" }, "No misclassified rows in this split.")]));
 }
 
 export function renderModel(model, status) {
