@@ -34,7 +34,8 @@ RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "train_state", "callbacks",
 
 
 def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | Path = "runs",
-           progress: bool = True, callbacks: list[Callback] = ()) -> Run:
+           progress: bool = True, callbacks: list[Callback] = (),
+           handle_signals: bool = False) -> Run:
     """Continue a run exactly where its last checkpoint left it.
 
     Model, optimizer, schedule, counters, RNG, data order, early-stopping and best-checkpoint
@@ -44,13 +45,15 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
         reference: the run's path or id.
         epochs: the new total number of epochs (default: the run's own).
         callbacks: the same kinds of callbacks the run was started with, if any.
+        handle_signals: as for ``fit``: Ctrl-C and SIGTERM stop after the current step.
 
     Raises:
         UserError: another process trains the run now, its data changed, its checkpoints
             are all damaged, or ``epochs`` is not more than it has trained.
     """
     run_dir = resolve_run(reference, runs_dir)
-    return open_resumed(run_dir, epochs, runs_dir, progress, list(callbacks)).train()
+    return open_resumed(run_dir, epochs, runs_dir, progress, list(callbacks)).train(
+        handle_signals=handle_signals)
 
 
 def open_resumed(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,7 @@ STORE_FILE = "trainwise.db"
 
 def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None = None, *,
         runs_dir: str | Path = "runs", progress: bool = True, callbacks: list[Callback] = (),
-        **keyword_overrides) -> Run:
+        handle_signals: bool = False, **keyword_overrides) -> Run:
     """Train a new run and return it.
 
     Args:
@@ -64,6 +65,9 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
         progress: show the progress bar.
         callbacks: your own callbacks, called after the built-in ones (their state is saved
             in the checkpoints too).
+        handle_signals: let Ctrl-C and SIGTERM stop training after the current step with a
+            checkpoint (the ``trainwise`` command does); off by default, so a library call
+            leaves its host process's signal handlers alone.
         **keyword_overrides: overrides with ``__`` for dots, e.g. ``train__epochs=20``.
 
     Returns:
@@ -74,7 +78,8 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
     """
     merged = {**parse_overrides(overrides), **{k.replace("__", "."): v for k, v in keyword_overrides.items()}}
     cfg = load_config(config, merged)
-    return open_session(cfg, runs_dir, progress, list(callbacks)).train()
+    return open_session(cfg, runs_dir, progress, list(callbacks)).train(
+        handle_signals=handle_signals)
 
 
 def starting_model(cfg: Config, runs_dir: str | Path, data: PreparedData | None = None
@@ -186,8 +191,11 @@ class Session:
         self.concluded = False
         self._heartbeat = Heartbeat(self.store, self.run_dir.run_id)
 
-    def train(self, draw_plots: bool = True) -> Run:
+    def train(self, draw_plots: bool = True, handle_signals: bool = False) -> Run:
         """Train (or continue) the run and leave its record (see ``conclude``); returns the Run.
+
+        With ``handle_signals``, the first Ctrl-C or SIGTERM stops training after the current
+        step (the run ends ``stopped``, resumable) and a second Ctrl-C at once.
 
         Raises:
             UserError: the run directory could not be written (a full disk); the run is
@@ -197,7 +205,9 @@ class Session:
         """
         try:
             self.begin()
-            with stop_on_interrupt(self.trainer.state) as self.received:
+            watch = (stop_on_interrupt(self.trainer.state) if handle_signals
+                     else nullcontext(self.received))
+            with watch as self.received:
                 self.trainer.fit(continue_stopped=self.continue_stopped)
             return self.conclude(draw_plots)
         except BaseException as error:

@@ -114,7 +114,7 @@ def _train(config: str, position: str, runs_dir: str, quiet: bool, console):
     from trainwise.session import fit
 
     with console.status(f"training {config} ({position})"):
-        run = fit(config, runs_dir=runs_dir, progress=False)
+        run = fit(config, runs_dir=runs_dir, progress=False, handle_signals=True)
     status = run.status
     if status["status"] == "stopped":
         console.print(f"Stopped while training {config}: run {run.id} stopped after "

@@ -39,6 +39,6 @@ def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool) -> None:
     from trainwise.cli.display import exit_code, print_results
     from trainwise.resume_run import resume as resume_run
 
-    result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet)
+    result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet, handle_signals=True)
     print_results(result)
     sys.exit(exit_code(result.status))

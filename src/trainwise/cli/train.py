@@ -13,17 +13,28 @@ from trainwise.cli.options import runs_dir_option
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.argument("overrides", nargs=-1)
 @runs_dir_option
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs to train (train.epochs).")
+@click.option("--lr", type=float, default=None, help="Learning rate (train.lr).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Samples per batch (train.batch_size).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(config: str, overrides: tuple[str, ...], runs_dir: str, quiet: bool) -> None:
+def train(config: str, overrides: tuple[str, ...], runs_dir: str, epochs: int | None,
+          lr: float | None, batch_size: int | None, quiet: bool) -> None:
     """Train a model from CONFIG (a YAML file), with optional key=value OVERRIDES.
 
     \b
-    Example: trainwise train examples/auto_mpg.yaml train.lr=0.003 model.hidden=[32,32]
+    Example: trainwise train examples/auto_mpg.yaml --epochs 50 model.hidden=[32,32]
     """
     from trainwise.cli.display import exit_code, print_results
     from trainwise.session import fit
 
-    run = fit(config, list(overrides), runs_dir=runs_dir, progress=not quiet)
+    # The options are shorthands for their dotted keys, and win over the same key given as
+    # an override, as the more specific spelling.
+    shorthands = [f"train.{key}={value}" for key, value in
+                  (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)) if value is not None]
+    run = fit(config, [*overrides, *shorthands], runs_dir=runs_dir, progress=not quiet,
+              handle_signals=True)
     print_data_warnings(run)
     print_results(run)
     sys.exit(exit_code(run.status))

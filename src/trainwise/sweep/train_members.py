@@ -126,7 +126,9 @@ def _train_in_process(raw_config: dict, runs_dir: str, record: dict, threads: in
 def train_one(cfg: Config, runs_dir: Path, record: dict, progress: bool) -> Run:
     session = open_session(cfg, runs_dir, progress=progress)
     session.record_manifest(record)
-    return session.train(draw_plots=False)  # as batched members: `trainwise report` draws them
+    # Plots as batched members: `trainwise report` draws them. Signals as the sweep's batched
+    # training handles them: Ctrl-C stops the member after its step.
+    return session.train(draw_plots=False, handle_signals=True)
 
 
 def member_record(member: SweepMember, sweep_id: str, size: int) -> dict:
