@@ -19,11 +19,12 @@ class Job:
 
     Args:
         tool: a name from ``peers.TOOLS``.
-        scenario: the scenario's number.
+        scenario: the scenario's number, e.g. "1" or "3a".
         arrays: ``data.npz`` (see ``scenarios.prepare``).
-        train_table: raw training rows (Parquet) for trainwise.
-        val_table: raw validation rows (Parquet) for trainwise.
-        target: the target column in the tables.
+        train_table: raw training rows (Parquet; a CNN scenario's raw ``train.npz``) for
+            trainwise.
+        val_table: raw validation rows (Parquet, or ``val.npz``) for trainwise.
+        target: the target column in the tables ("" for images).
         hidden: hidden layer sizes (relu), one output.
         batch_size: rows per optimizer step.
         epochs: passes over the training rows, validating after each.
@@ -35,10 +36,15 @@ class Job:
         options: the tool's options from ``peers.TOOLS`` and the command line.
         warmup: fields that turn this job into its untimed warm-up run (other data files,
             one epoch), or None for no warm-up.
+        layers: a CNN as trainwise's ``model.layers`` (head to ``n_classes`` added), or empty
+            for the MLP of ``hidden``.
+        n_classes: classes of a classification task (cross-entropy on logits); 0: regression
+            (MSE on one output).
+        data_kind: trainwise's ``data.kind`` for the raw files: "table", "images", "frames".
     """
 
     tool: str
-    scenario: int
+    scenario: str
     arrays: str
     train_table: str
     val_table: str
@@ -53,6 +59,9 @@ class Job:
     scratch: str
     options: dict = field(default_factory=dict)
     warmup: dict | None = None
+    layers: list[dict] = field(default_factory=list)
+    n_classes: int = 0
+    data_kind: str = "table"
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -78,11 +87,12 @@ class Job:
 class Data:
     """The standardised arrays and initial weights every tool starts from."""
 
-    x_train: np.ndarray  # (N, F) float32
-    y_train: np.ndarray  # (N,) float32
-    x_val: np.ndarray  # (M, F) float32
-    y_val: np.ndarray  # (M,) float32
-    weights: list[tuple[np.ndarray, np.ndarray]]  # (out, in) weight and (out,) bias per layer
+    x_train: np.ndarray  # (N, F) float32, or images (N, C, H, W)
+    y_train: np.ndarray  # (N,) float32, or int64 class indices
+    x_val: np.ndarray  # (M, F) or (M, C, H, W) float32
+    y_val: np.ndarray  # (M,) float32 or int64
+    # weight and bias per layer, PyTorch layout: dense (out, in), conv (out, in, kh, kw)
+    weights: list[tuple[np.ndarray, np.ndarray]]
 
 
 def load_data(path: str | Path) -> Data:
@@ -96,3 +106,17 @@ def load_data(path: str | Path) -> Data:
 def mse(prediction: np.ndarray, target: np.ndarray) -> float:
     """Mean squared error of (M,) or (M, 1) predictions, in float64 (every tool's val loss)."""
     return float(np.mean((prediction.reshape(-1).astype(np.float64) - target) ** 2))
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of (M, K) logits against (M,) class indices, in float64 (every
+    tool's val loss on a classification scenario)."""
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
+def score(prediction: np.ndarray, target: np.ndarray, n_classes: int) -> float:
+    """The validation loss the table shows: cross-entropy for classes, else MSE."""
+    return cross_entropy(prediction, target) if n_classes else mse(prediction, target)

@@ -80,8 +80,11 @@ def markdown(result: dict) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [_table_line(row) for row in result["summary"]]
-    lines += ["", "Val loss: MSE of the final model on the validation rows, standardised target"
-              + (" (best rate of the sweep)." if result["settings"]["sweep"] else ".")]
+    what = ("mean cross-entropy of the final model on the validation samples"
+            if settings.get("n_classes") else
+            "MSE of the final model on the validation rows, standardised target")
+    lines += ["", f"Val loss: {what}"
+              + (" (best rate of the sweep)." if settings["sweep"] else ".")]
     lines += [f"- **{name}**: {TOOLS[name].summary}" for name in result["settings"]["tools"]]
     for name, reason in result.get("unavailable", {}).items():
         lines.append(f"- {name}: skipped: {reason}")

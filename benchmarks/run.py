@@ -31,7 +31,7 @@ from pathlib import Path
 from job import Job
 from peers import TOOLS
 from report import markdown, summarize
-from scenarios import SCENARIOS, Prepared, Scenario, prepare, skip_reason
+from scenarios import GROUPS, SCENARIOS, Prepared, Scenario, prepare, skip_reason
 
 HERE = Path(__file__).resolve().parent
 PACKAGES = ("trainwise", "torch", "numpy", "lightning", "keras", "tensorflow")
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _check_trainwise_sweep(args.trainwise_sweep)
     args.out.mkdir(parents=True, exist_ok=True)
-    for number in args.scenario:
+    for number in _expand(args.scenario):
         result = run_scenario(SCENARIOS[number], args)
         _write(result, args.out)
     return 0
@@ -52,7 +52,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> dict:
     base = {"scenario": {"number": scenario.number, "title": scenario.title,
                          "notes": list(scenario.notes)}}
     reason = skip_reason(scenario)
-    tools, unavailable = _available(args.tools)
+    tools, unavailable = _available(args.tools, scenario)
     for name, why in unavailable.items():
         print(f"{name}: skipped: {why}", flush=True)
     if not reason and not tools:
@@ -85,7 +85,9 @@ def _template(scenario: Scenario, prepared: Prepared, args: argparse.Namespace) 
                scratch="", options={"trainwise_sweep": args.trainwise_sweep},
                warmup=None if args.no_warmup else {
                    "arrays": str(warmup.arrays), "train_table": str(warmup.train_table),
-                   "val_table": str(warmup.val_table), "epochs": 1})
+                   "val_table": str(warmup.val_table), "epochs": 1},
+               layers=list(scenario.layers), n_classes=prepared.n_classes,
+               data_kind=prepared.kind)
 
 
 def _settings(job: Job, prepared: Prepared, tools: list[str], steps: int,
@@ -96,7 +98,7 @@ def _settings(job: Job, prepared: Prepared, tools: list[str], steps: int,
             "threads": args.threads, "warmup": not args.no_warmup, "clock": args.clock,
             "seed": args.seed, "tools": tools, "lrs": job.lrs, "sweep": len(job.lrs) > 1,
             "trainwise_sweep": args.trainwise_sweep, "n_train": prepared.n_train,
-            "n_features": prepared.n_features}
+            "n_features": prepared.n_features, "n_classes": prepared.n_classes}
 
 
 def _round_robin(template: Job, tools: list[str], repeats: int, scratch: Path,
@@ -167,10 +169,19 @@ def _print_run(run: dict, repeats: int) -> None:
           f"peak RSS {run['peak_rss_mb']:.0f} MB  ({run['device']})", flush=True)
 
 
-def _available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
-    """The wanted tools whose packages import, and why the others are skipped."""
+def _expand(numbers: list[str]) -> list[str]:
+    """The scenarios named on the command line, groups ("3": 3a and 3b) opened, in order."""
+    return [key for number in numbers for key in GROUPS.get(number, (number,))]
+
+
+def _available(wanted: list[str], scenario: Scenario) -> tuple[list[str], dict[str, str]]:
+    """The wanted tools that train this scenario's model and whose packages import, and why
+    the others are skipped."""
     tools, unavailable = [], {}
     for name in wanted:
+        if scenario.model not in TOOLS[name].models:
+            unavailable[name] = f"trains the {', '.join(TOOLS[name].models)} only"
+            continue
         missing = [package for package in TOOLS[name].needs
                    if importlib.util.find_spec(package) is None]
         if missing:
@@ -221,8 +232,9 @@ def _write(result: dict, out: Path) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", type=int, nargs="+", choices=sorted(SCENARIOS), default=[1],
-                        help="scenario number(s): 1 Auto MPG, 2 large tabular, 3 CNN, 4 sweep")
+    parser.add_argument("--scenario", nargs="+", choices=[*SCENARIOS, *GROUPS], default=["1"],
+                        help="scenario number(s): 1 Auto MPG, 2 large tabular, 3 CNN (3a "
+                             "digits and 3b frames; or one of them), 4 sweep")
     parser.add_argument("--repeats", type=int, default=3, help="rounds over all tools")
     parser.add_argument("--epochs", type=int, help="override the scenario's epochs")
     parser.add_argument("--tools", nargs="+", choices=list(TOOLS), default=list(TOOLS),

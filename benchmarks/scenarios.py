@@ -11,6 +11,10 @@ runner calls ``prepare`` once, which writes into a scratch folder:
   trains on for one epoch before its clock starts (see ``worker.py``).
 
 So the validation loss of every tool is a mean squared error in standardised target units.
+
+Scenario 3's CNN workloads (3a digits, 3b frames) write the same kind of files from
+``images.py``: standardised image arrays and initial weights, and the raw samples as ``.npz``
+for trainwise; their validation loss is a cross-entropy.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+import images
 
 # The TensorFlow "basic regression" tutorial's shape: rows with a horsepower, 80 % of them
 # (random_state 0) for training, of which Keras' validation_split=0.2 keeps the first 251.
@@ -45,9 +51,11 @@ class Scenario:
     """A workload every tool trains in the same way.
 
     Args:
-        number: as on the command line (``--scenario``).
+        number: as on the command line (``--scenario``), e.g. "1" or "3a".
         title: one line for the results table.
         hidden: hidden layer sizes of the MLP (relu), one output.
+        layers: a CNN as trainwise's ``model.layers`` (then ``load`` gives ``images.Images``
+            and the task is classification); empty: the MLP of ``hidden``.
         batch_size: rows per optimizer step.
         epochs: default passes over the training rows (``--epochs`` overrides).
         lrs: Adam learning rates; several make a sweep, trained one after another.
@@ -56,15 +64,21 @@ class Scenario:
         notes: lines for the results' header.
     """
 
-    number: int
+    number: str
     title: str
     hidden: tuple[int, ...] = (32, 32)
+    layers: tuple[dict, ...] = ()
     batch_size: int = 16
     epochs: int = 700
     lrs: tuple[float, ...] = (1e-3,)
-    load: Callable[[int], Table] | None = None
+    load: Callable[[int], Table | images.Images] | None = None
     skip: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def model(self) -> str:
+        """"cnn" or "mlp": which tools can train it (``peers.Tool.models``)."""
+        return "cnn" if self.layers else "mlp"
 
 
 def auto_mpg(seed: int) -> Table:
@@ -97,36 +111,38 @@ def large_tabular(seed: int, rows: int = 200_000, features: int = 50) -> Table:
                  "y")
 
 
-def _image_models_missing() -> str | None:
-    """Why scenario 3 cannot run yet, or None once trainwise can build a CNN."""
-    from trainwise.config.schema import MODELS
-
-    if "cnn" not in MODELS:
-        return (f"trainwise has no image models yet (model.name accepts {', '.join(MODELS)} "
-                "or your own nn.Module); add this scenario's runners with the cnn model")
-    return "trainwise has a cnn model now, but this scenario's runners are not written yet"
-
-
 SCENARIOS = {
-    1: Scenario(1, "Auto MPG tutorial: Dense 32-32-1, batch 16, validation every epoch",
+    "1": Scenario("1", "Auto MPG tutorial: Dense 32-32-1, batch 16, validation every epoch",
                 load=auto_mpg,
                 notes=("Adam lr 1e-3, MSE; 251 training rows, 63 validation rows, 7 features",)),
-    2: Scenario(2, "Large tabular: 200k rows x 50 features, Dense 256-256-256-1, batch 512",
+    "2": Scenario("2", "Large tabular: 200k rows x 50 features, Dense 256-256-256-1, batch 512",
                 hidden=(256, 256, 256), batch_size=512, epochs=3, load=large_tabular,
                 notes=("Adam lr 1e-3, MSE; 160k training rows, 40k validation rows",
                        "peak RSS is per run: each run is its own process")),
-    3: Scenario(3, "Small CNN on 8x8 digit images"),
-    4: Scenario(4, "Learning-rate sweep: 8 rates, Dense 32-32-1 on the Auto MPG rows, batch 16",
+    "3a": Scenario("3a", "Small CNN on scikit-learn's 8x8 digits: conv16-pool-conv32-gap-dense10, "
+                   "batch 64", layers=images.DIGITS_LAYERS, batch_size=64, epochs=20,
+                   load=images.digits,
+                   notes=("Adam lr 1e-3, cross-entropy; 1,437 training and 360 validation images "
+                          "(1x8x8), standardised per channel",)),
+    "3b": Scenario("3b", "CNN on 20k radar-like 32x32 frames: 3 x (conv-relu-pool) 16/32/64, "
+                   "gap, dense 4, batch 128", layers=images.FRAMES_LAYERS, batch_size=128,
+                   epochs=3, load=images.frames,
+                   notes=("Adam lr 1e-3, cross-entropy; 16,000 training and 4,000 validation "
+                          "frames (1x32x32) from make_frame_sessions, split by session",
+                          "peak RSS is per run: each run is its own process")),
+    "4": Scenario("4", "Learning-rate sweep: 8 rates, Dense 32-32-1 on the Auto MPG rows, batch 16",
                 epochs=100, lrs=SWEEP_LRS, load=auto_mpg,
                 notes=("the 8 runs of a tool train one after another; the time is for all 8",
                        f"learning rates: {', '.join(f'{lr:g}' for lr in SWEEP_LRS)}")),
 }
 
 
+# Names on the command line that stand for several scenarios.
+GROUPS = {"3": ("3a", "3b")}
+
+
 def skip_reason(scenario: Scenario) -> str | None:
     """Why ``scenario`` cannot run on this trainwise, or None."""
-    if scenario.number == 3:
-        return _image_models_missing()
     return scenario.skip
 
 
@@ -145,9 +161,11 @@ class Prepared:
 
     files: Files  # the scenario's data
     warmup: Files  # its first WARMUP_BATCHES batches of rows, for the untimed warm-up run
-    target: str
+    target: str  # the target column; "" for images
     n_train: int
-    n_features: int
+    n_features: int  # features per sample (an image's C*H*W)
+    n_classes: int = 0  # classification: classes; 0: regression
+    kind: str = "table"  # trainwise's data.kind for the raw files
 
 
 def prepare(scenario: Scenario, seed: int, init: str, folder: Path) -> Prepared:
@@ -163,6 +181,8 @@ def prepare(scenario: Scenario, seed: int, init: str, folder: Path) -> Prepared:
     Returns:
         The paths and sizes the jobs refer to.
     """
+    if scenario.layers:
+        return _prepare_images(scenario, seed, init, folder)
     table = scenario.load(seed)
     weights = initial_weights(len(table.train.columns) - 1, scenario.hidden, seed, init)
     rows = WARMUP_BATCHES * scenario.batch_size
@@ -170,6 +190,18 @@ def prepare(scenario: Scenario, seed: int, init: str, folder: Path) -> Prepared:
     return Prepared(_write_files(table, table, weights, folder, ""),
                     _write_files(warmup, table, weights, folder, "warmup_"),
                     table.target, len(table.train), len(table.train.columns) - 1)
+
+
+def _prepare_images(scenario: Scenario, seed: int, init: str, folder: Path) -> Prepared:
+    """``prepare`` for a CNN scenario (see ``images.py`` for the files)."""
+    data = scenario.load(seed)
+    weights = images.cnn_weights(scenario.layers, data.x_train.shape[1:], data.n_classes, seed,
+                                 init)
+    warmup = images.head(data, WARMUP_BATCHES * scenario.batch_size)
+    files, warmup_files = (Files(*images.write_image_files(part, data, weights, folder, prefix))
+                           for part, prefix in ((data, ""), (warmup, "warmup_")))
+    return Prepared(files, warmup_files, "", len(data.x_train),
+                    int(np.prod(data.x_train.shape[1:])), data.n_classes, data.kind)
 
 
 def _write_files(table: Table, scaling: Table, weights: list, folder: Path,

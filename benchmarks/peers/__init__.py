@@ -22,6 +22,7 @@ class Tool:
         needs: packages it imports (missing ones: the tool is skipped, with the reason).
         env: environment variables for its worker process (Keras picks its backend at import).
         options: passed to the module in ``job.options``.
+        models: the scenario models it trains: "mlp" (tables), "cnn" (scenario 3's images).
     """
 
     name: str
@@ -30,6 +31,7 @@ class Tool:
     needs: tuple[str, ...] = ()
     env: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    models: tuple[str, ...] = ("mlp", "cnn")
 
 
 TOOLS = {tool.name: tool for tool in (
@@ -39,15 +41,15 @@ TOOLS = {tool.name: tool for tool in (
     Tool("trainwise-batched", "peers.trainwise_runner",
          "trainwise.sweep(config, {train.lr: [...]}): a sweep's runs as one batched model, "
          "each a full run record (the plots are left to `trainwise report`)",
-         options={"mode": "fit", "trainwise_sweep": "batched"}),
+         options={"mode": "fit", "trainwise_sweep": "batched"}, models=("mlp",)),
     Tool("trainwise-stream", "peers.trainwise_runner",
          "trainwise.fit(config) with data.streaming.enabled: true: training rows read from "
          "Parquet in chunks through a DataLoader (2 workers; under --threads 1 none: the "
          "training process reads)",
-         options={"mode": "stream"}),
+         options={"mode": "stream"}, models=("mlp",)),
     Tool("trainwise-trainer", "peers.trainwise_runner",
          "trainwise's bare Trainer: in-memory batches, fused Adam, no callbacks, no record",
-         options={"mode": "trainer"}),
+         options={"mode": "trainer"}, models=("mlp",)),
     Tool("torch-tensor-fused", "peers.plain_loop",
          "plain PyTorch loop over tensors sliced by a per-epoch permutation, Adam(fused=True)",
          options={"fused": True}),

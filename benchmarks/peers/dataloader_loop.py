@@ -9,11 +9,10 @@ runs over a second DataLoader of the validation rows.
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from job import Data, Job
-from peers.torch_common import device_of, make_mlp, val_loss
+from peers.torch_common import criterion, device_of, make_model, val_loss
 
 
 def train_one(data: Data, job: Job, lr: float) -> dict:
@@ -25,14 +24,14 @@ def train_one(data: Data, job: Job, lr: float) -> dict:
                               shuffle=True, pin_memory=pin)
     val_loader = DataLoader(_dataset(data.x_val, data.y_val), batch_size=job.batch_size,
                             pin_memory=pin)
-    model = make_mlp(data.weights).to(device)
+    model = make_model(data, job).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.MSELoss()
+    loss_fn = criterion(job)
     history = []
     for _ in range(job.epochs):
         train_loss = _train_epoch(model, optimizer, loss_fn, train_loader, device)
         history.append((train_loss, _evaluate(model, loss_fn, val_loader, device)))
-    return {"val_loss": val_loss(model, data, device), "device": str(device),
+    return {"val_loss": val_loss(model, data, device, job), "device": str(device),
             "epochs_run": len(history)}
 
 
@@ -46,7 +45,7 @@ def _train_epoch(model, optimizer, loss_fn, loader: DataLoader, device) -> float
     for x_batch, y_batch in loader:
         x_batch, y_batch = x_batch.to(device), y_batch.to(device)
         optimizer.zero_grad()
-        loss = loss_fn(model(x_batch).squeeze(-1), y_batch)
+        loss = loss_fn(model(x_batch), y_batch)
         loss.backward()
         optimizer.step()
         running += loss.item() * len(y_batch)
@@ -60,6 +59,6 @@ def _evaluate(model, loss_fn, loader: DataLoader, device) -> float:
     total, rows = 0.0, 0
     for x_batch, y_batch in loader:
         x_batch, y_batch = x_batch.to(device), y_batch.to(device)
-        total += loss_fn(model(x_batch).squeeze(-1), y_batch).item() * len(y_batch)
+        total += loss_fn(model(x_batch), y_batch).item() * len(y_batch)
         rows += len(y_batch)
     return total / rows

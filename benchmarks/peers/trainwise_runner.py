@@ -83,14 +83,27 @@ SWEEP_RUNNERS: dict[str, Callable[[Data, Job], list[dict]]] = {"sequential": swe
 
 
 def config(job: Job, lr: float) -> dict:
-    """The config a user would write for this job: defaults except what the benchmark fixes."""
+    """The config a user would write for this job: defaults except what the benchmark fixes.
+
+    A CNN scenario reads its raw ``train.npz`` / ``val.npz`` as ``data.kind`` images or frames
+    (standardised per channel by trainwise, fitted on train) and trains ``model.layers`` with
+    cross-entropy; a table scenario reads the Parquet rows and trains the MLP with MSE.
+    """
+    init = "glorot_uniform" if job.init == "glorot" else "default"
+    split = {"method": "files", "val_file": job.val_table}
+    if job.layers:
+        data = {"kind": job.data_kind, "source": job.train_table, "split": split}
+        task = {"type": "classification"}
+        model = {"name": "cnn", "layers": list(job.layers), "init": init}
+    else:
+        data = {"source": job.train_table, "target": job.target, "split": split}
+        task = {"type": "regression", "loss": "mse"}
+        model = {"hidden": list(job.hidden), "activation": "relu", "init": init}
     return {
         "name": f"bench-scenario{job.scenario}",
-        "data": {"source": job.train_table, "target": job.target,
-                 "split": {"method": "files", "val_file": job.val_table}},
-        "task": {"type": "regression", "loss": "mse"},
-        "model": {"hidden": list(job.hidden), "activation": "relu",
-                  "init": "glorot_uniform" if job.init == "glorot" else "default"},
+        "data": data,
+        "task": task,
+        "model": model,
         "train": {"optimizer": "adam", "lr": lr, "batch_size": job.batch_size,
                   "epochs": job.epochs, "seed": job.seed, "device": job.device,
                   # Same epochs for every tool; checkpoints stay at their default (on).
