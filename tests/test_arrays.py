@@ -204,3 +204,18 @@ def test_an_empty_class_folder_and_an_unreadable_file_are_named(tmp_path, invoke
     (tmp_path / "pics" / "bird").rmdir()
     (tmp_path / "pics" / "dog" / "broken.png").write_bytes(b"not a png")
     assert_refused(invoke, tmp_path, cfg, "broken.png", "could not read")
+
+
+def test_separate_validation_files_and_no_validation(sessions, tmp_path):
+    import shutil
+
+    val = tmp_path / "val_sessions"
+    shutil.copytree(sessions / "push", val / "push")
+    shutil.copytree(sessions / "idle", val / "idle")
+    cfg = load_config(frames_config(sessions, tmp_path,
+                                    data__split={"method": "files", "val_file": str(val)}))
+    data = input_kind_for("frames").prepare(cfg)
+    assert len(data.arrays["train"][0]) == 16 * 12 and len(data.arrays["val"][0]) == 8 * 12
+    assert data.sample_ids["val"][0].startswith("idle/")
+    none = load_config(frames_config(sessions, tmp_path, data__split={"method": "none"}))
+    assert set(input_kind_for("frames").prepare(none).arrays) == {"train"}
