@@ -232,7 +232,8 @@ def _write(result: dict, out: Path) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", nargs="+", choices=[*SCENARIOS, *GROUPS], default=["1"],
+    parser.add_argument("--scenario", nargs="+", choices=sorted([*SCENARIOS, *GROUPS]),
+                        default=["1"],
                         help="scenario number(s): 1 Auto MPG, 2 large tabular, 3 CNN (3a "
                              "digits and 3b frames; or one of them), 4 sweep")
     parser.add_argument("--repeats", type=int, default=3, help="rounds over all tools")
