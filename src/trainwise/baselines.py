@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 # Fit the linear reference on at most this many rows, and this many values (rows × inputs:
 # images are wide): it is a yardstick, not a model.
 LINEAR_BASELINE_MAX_ROWS = 20_000
-LINEAR_BASELINE_MAX_VALUES = 2_000_000
+LINEAR_BASELINE_MAX_VALUES = 500_000
 
 
 def compute_baselines(arrays: dict, task: str, n_outputs: int, loss_fn) -> dict:

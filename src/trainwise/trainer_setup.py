@@ -3,6 +3,7 @@ the optimizer (fused when the model allows), schedule, penalties and callbacks."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,9 @@ from trainwise.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from trainwise.session import Session
+
+EVAL_ROWS = 8192  # the trainer's validation chunk for feature vectors
+EVAL_VALUES = 2**20  # array samples: input values per validation chunk (1,024 frames of 32×32)
 
 
 @dataclass
@@ -69,8 +73,18 @@ def build_trainer(session: Session) -> TrainerParts:
         accumulate=cfg.train.accumulate,
         mixup=cfg.train.mixup,
         fused_step=fused_step,
+        eval_batch_size=_eval_rows(session.inputs.input_shape(data.preprocessor)),
     )
     return TrainerParts(trainer, checkpointer, control, training_path)
+
+
+def _eval_rows(sample_shape: tuple[int, ...]) -> int:
+    """Rows per validation chunk: 8,192 feature vectors, fewer images or frames, whose
+    convolution activations (channels × the sample's size, per row) would otherwise take
+    gigabytes at once."""
+    if len(sample_shape) < 2:
+        return EVAL_ROWS
+    return max(64, min(EVAL_ROWS, EVAL_VALUES // math.prod(sample_shape)))
 
 
 def _fused_step(model: torch.nn.Module, cfg, loss_fn) -> tuple[FusedStep | None, dict]:

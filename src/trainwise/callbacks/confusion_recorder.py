@@ -58,7 +58,12 @@ class ValidationConfusion(Callback):
     def matrix(self, trainer) -> list[list[int]]:
         """Counts ``[true][predicted]`` over the validation rows (one read from the device)."""
         features, targets = trainer.validation
-        predicted = trainer.predict(features).argmax(dim=1)  # (N,)
+        # This epoch's validation outputs when the trainer kept them (same weights), else a
+        # pass of our own.
+        step, outputs = getattr(trainer, "last_validation", None) or (None, None)
+        if step != trainer.state.global_step or len(outputs) != len(targets):
+            outputs = trainer.predict(features)
+        predicted = outputs.argmax(dim=1)  # (N,)
         size = len(self.classes)
         pairs = targets.long() * size + predicted  # (N,) one bin per (true, predicted)
         return torch.bincount(pairs, minlength=size * size).reshape(size, size).tolist()

@@ -91,7 +91,10 @@ class DeadUnitMonitor(Callback):
 
     def _remember(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
         if output.dim() > 2:  # (N, C, L) or (N, C, H, W): the channels are the units
-            output = output.movedim(1, -1)
+            # A reduction over a view, not a copy: conv activations are the largest tensors.
+            active = output.flatten(2).amax(dim=(0, 2)) > 0  # (C,)
+            self._merge((id(module), output.shape[1]), active)
+            return
         self._add((id(module), output.shape[-1]), output)
 
     def _remember_block(self, position: int, activation: str, output: torch.Tensor) -> None:
@@ -99,6 +102,8 @@ class DeadUnitMonitor(Callback):
             self._add(("block", position), output)
 
     def _add(self, key: tuple, output: torch.Tensor) -> None:  # output (..., units)
-        active = (output > 0).reshape(-1, output.shape[-1]).any(dim=0)  # (units,)
+        self._merge(key, (output > 0).reshape(-1, output.shape[-1]).any(dim=0))  # (units,)
+
+    def _merge(self, key: tuple, active: torch.Tensor) -> None:  # active (units,) bool
         seen = self._active.get(key)
         self._active[key] = active if seen is None else seen | active

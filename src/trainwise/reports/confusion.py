@@ -67,8 +67,9 @@ def text_colour(rgb: tuple[float, float, float]) -> str:
 
 
 def cell_label(count: int, share: float) -> str:
-    """What a cell shows: the count and its share of the row, e.g. ``"68\\n94.4 %"``."""
-    return f"{count}\n{share * 100:.1f} %"
+    """What a cell shows: the count and its share of the row, e.g. ``"68\\n94.4 %"``; an
+    empty cell just ``"0"`` (most cells of a good classifier: less to read, and to draw)."""
+    return f"{count}\n{share * 100:.1f} %" if count else "0"
 
 
 def plot_confusion_matrix(matrix: list[list[int]], classes: list[str], path: str | Path,
@@ -88,7 +89,7 @@ def plot_confusion_matrix(matrix: list[list[int]], classes: list[str], path: str
     shares = row_shares(matrix)
     size = len(classes)
     colours = [[cell_colour(shares[i][j], i == j) for j in range(size)] for i in range(size)]
-    side = min(max(3.2, 0.9 * size + 2.4), 16.0)
+    side = min(max(3.2, 0.6 * size + 2.4), 12.0)  # inches: ~0.6 per class keeps the text legible
     figure, axis = new_figure(side + 0.6, side)
     axis.imshow(colours, interpolation="nearest")
     font_size = max(5, 10 - size // 4)

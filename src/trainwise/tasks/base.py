@@ -26,6 +26,7 @@ subclass ``Task`` in a module of this package and register an instance in ``TASK
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -112,7 +113,17 @@ class Task:
         return self.metrics(prep, model_outputs(model, features), targets)
 
 
+# Array samples (images, frames) go through the model in chunks of about this many input
+# values: a convolution's activations over a whole split at once would take gigabytes.
+CHUNK_VALUES = 2**20
+
+
 def model_outputs(model: torch.nn.Module, features: np.ndarray) -> np.ndarray:
     """The model's raw outputs (regression values, or class logits) for preprocessed inputs."""
+    inputs = torch.from_numpy(features)
     with torch.inference_mode():
-        return model(torch.from_numpy(features)).numpy()
+        if features.ndim <= 2:  # feature vectors: one pass
+            return model(inputs).numpy()
+        rows = max(1, CHUNK_VALUES // math.prod(features.shape[1:]))
+        return torch.cat([model(inputs[start:start + rows])
+                          for start in range(0, len(inputs), rows)]).numpy()

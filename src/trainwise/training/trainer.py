@@ -75,6 +75,7 @@ class Trainer:
         self.epochs = epochs
         self.metric = metric
         self.validation = validation
+        self.last_validation = None  # (global step, outputs) of the latest validation pass
         self.schedule = (scheduler if isinstance(scheduler, Schedule)
                          else Schedule(scheduler, monitor=scheduler_monitor))
         self.callbacks = CallbackList(callbacks)
@@ -246,6 +247,8 @@ class Trainer:
         features, targets = self.validation
         self.callbacks.call("on_validation_begin", self)
         prediction = self.predict(features)
+        # Kept for callbacks that read the same outputs (the confusion matrix): no second pass.
+        self.last_validation = (self.state.global_step, prediction)
         self.callbacks.call("on_validation_end", self)
         return {"val_loss": self.loss_fn(prediction, targets),
                 f"val_{self.metric.name}": self.metric.value(prediction, targets)}
