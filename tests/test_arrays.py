@@ -135,14 +135,15 @@ def test_a_multi_band_tiff_chip_keeps_every_band(tmp_path):
 
 # ------------------------------------------------------------------- resume and predict
 def test_resume_with_augmentation_is_bit_identical(sessions, tmp_path):
+    """10 epochs and 10 resumed equal 20 straight, bit for bit, with augmentation on."""
     augment = {"amplitude": [0.8, 1.2], "amplitude_p": 0.5, "time_shift": 0.1,
                "noise_std": 0.05}
     cfg = frames_config(sessions, tmp_path, data__augment=augment,
-                        train__epochs=6, train__early_stopping={"enabled": False})
+                        train__epochs=20, train__early_stopping={"enabled": False})
     straight = fit(cfg, runs_dir=tmp_path / "a", progress=False)
-    first = fit({**cfg, "train": {**cfg["train"], "epochs": 3}}, runs_dir=tmp_path / "b",
+    first = fit({**cfg, "train": {**cfg["train"], "epochs": 10}}, runs_dir=tmp_path / "b",
                 progress=False)
-    resumed = resume(first.path, epochs=6, runs_dir=tmp_path / "b", progress=False)
+    resumed = resume(first.path, epochs=20, runs_dir=tmp_path / "b", progress=False)
     assert_same_run(straight, resumed)
 
 
