@@ -186,7 +186,13 @@ def _migrate(db: sqlite3.Connection) -> None:
     present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
     for column, kind in LATER_COLUMNS.items():
         if column not in present:
-            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            try:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as err:
+                # Another process (a run, the dashboard, `trainwise runs`) opening the same
+                # new store added it between our look and our ALTER: the column is there.
+                if "duplicate column name" not in str(err):
+                    raise
 
 
 def _now() -> str:
