@@ -22,8 +22,7 @@ from trainwise.atomic import write_atomic
 from trainwise.callbacks.monitor import Monitor
 from trainwise.run import MODEL_FILE
 from trainwise.reports.top_losses import TOP_LOSSES_FILE
-from trainwise.tasks.classification import Classification
-from trainwise.top_losses import add_loss_columns, class_scores, held_out_split, write_top_losses
+from trainwise.top_losses import held_out_split, write_top_losses
 
 if TYPE_CHECKING:
     from trainwise.session import Session
@@ -45,13 +44,10 @@ def write_final_record(session: Session) -> None:
             metrics[split] = result.metrics
             if data.sample_ids:  # which file (and frame) each row is: to find the examples
                 result.rows.insert(1, "item", data.sample_ids[split])
-            if isinstance(session.task, Classification):
-                features, targets = data.arrays[split]
-                add_loss_columns(result.rows, class_scores(model, features, targets),
-                                 data.preprocessor.classes)
             predictions[split] = result.rows
             measured.append(result.measurement_rows)
-    if data.sample_ids and isinstance(session.task, Classification):
+    # Arrays whose task scores each row's loss (classification) keep their worst mistakes.
+    if data.sample_ids and all("loss" in rows for rows in predictions.values()):
         _write_examples(session, predictions)
     run_dir.write_json("metrics.json", metrics)
     if predictions:

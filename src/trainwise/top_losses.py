@@ -1,70 +1,22 @@
-"""A classifier's per-row loss and confidence, and its worst mistakes kept as examples.
+"""A classifier's worst mistakes kept as examples.
 
-At the end of a classification run ``predictions.csv`` gets two columns per row: ``loss``,
-the cross-entropy of the true class (``-log p(actual)``, from the model's logits, with no
-class weights or focal factor: the same scale for every run) and ``confidence``, the
-probability the model gave its predicted class. For array inputs (frames, images) the
-highest-loss misclassified samples of the held-out split the report shows (test, else
-validation) are saved, un-standardised, in ``top_losses.npz``, so reports and the dashboard
-can draw them without the data (what fastai users know as "top losses").
-
-Example:
-    >>> scores = class_scores(model, features)                        # doctest: +SKIP
-    >>> scores.loss.shape, scores.probabilities.shape                 # doctest: +SKIP
-    ((120,), (120, 4))
+A classification run's ``predictions.csv`` has each row's ``loss`` (the cross-entropy of the
+true class) and ``confidence`` (``tasks.classification``). For array inputs (frames,
+images) the highest-loss misclassified samples of the held-out split the report shows
+(test, else validation) are saved, un-standardised, in ``top_losses.npz``, so reports and
+the dashboard can draw them without the data (what fastai users know as "top losses").
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from trainwise.atomic import write_atomic
 from trainwise.reports.top_losses import HELD_OUT_SPLITS, TOP_K
-BATCH_ROWS = 1024  # samples per forward pass, so a large test split never fills memory
-
-
-@dataclass
-class ClassScores:
-    """Per-row probabilities and the true class's cross-entropy."""
-
-    probabilities: np.ndarray  # (N, classes) float64
-    loss: np.ndarray  # (N,) -log p(true class), nats
-
-
-def class_scores(model: torch.nn.Module, features: np.ndarray,
-                 targets: np.ndarray) -> ClassScores:
-    """Softmax probabilities and per-row cross-entropy, in batches, without gradients.
-
-    Args:
-        model: the classifier, on the CPU in eval mode.
-        features: preprocessed samples, (N, ...) float32.
-        targets: class indices, (N,).
-
-    Returns:
-        The probabilities and losses (float64: ``exp(-loss)`` is the true class's share).
-    """
-    log_probs = []
-    with torch.inference_mode():
-        for start in range(0, len(features), BATCH_ROWS):
-            logits = model(torch.from_numpy(features[start:start + BATCH_ROWS]))
-            log_probs.append(torch.log_softmax(logits.double(), dim=-1).numpy())
-    log_p = np.concatenate(log_probs) if log_probs else np.zeros((0, 0))
-    rows = np.arange(len(targets))
-    return ClassScores(np.exp(log_p), -log_p[rows, np.asarray(targets, dtype=np.int64)])
-
-
-def add_loss_columns(rows: pd.DataFrame, scores: ClassScores, classes: list) -> None:
-    """Append ``confidence`` (probability of the predicted class) and ``loss`` to ``rows``."""
-    index = {name: position for position, name in enumerate(classes)}
-    predicted = np.asarray([index[name] for name in rows["predicted"]], dtype=np.int64)
-    rows["confidence"] = scores.probabilities[np.arange(len(rows)), predicted]
-    rows["loss"] = scores.loss
 
 
 def top_loss_indices(actual: np.ndarray, predicted: np.ndarray, loss: np.ndarray,

@@ -62,8 +62,15 @@ class Classification(Task):
 
     def prediction_rows(self, prep, split: str, outputs: np.ndarray,
                         targets: np.ndarray) -> pd.DataFrame:
+        """Also each row's ``confidence`` (the predicted class's probability) and ``loss``
+        (``-log p(actual)``, plain cross-entropy: no class weights or focal factor, so runs
+        compare), from the same logits: what the top-losses views sort by."""
+        log_p = torch.log_softmax(torch.from_numpy(outputs).double(), dim=-1).numpy()
+        predicted, rows = outputs.argmax(axis=1), np.arange(len(targets))
         return pd.DataFrame({"split": split, "actual": [prep.classes[i] for i in targets],
-                             "predicted": [prep.classes[i] for i in outputs.argmax(axis=1)]})
+                             "predicted": [prep.classes[i] for i in predicted],
+                             "confidence": np.exp(log_p[rows, predicted]),
+                             "loss": -log_p[rows, np.asarray(targets, dtype=np.int64)]})
 
     def predict(self, model, features: np.ndarray, prep, cfg) -> pd.DataFrame:
         outputs = model_outputs(model, features)
