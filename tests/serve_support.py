@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -165,3 +166,25 @@ def kill_trainings(runs_dir: Path) -> None:
         process = read_process(run)
         if process_alive(process):
             os.kill(process["pid"], signal.SIGKILL)
+
+
+@contextmanager
+def local_page(browser, url: str, wait_ms: int):
+    """A page of ``browser`` that may load only from ``url`` (the dashboard): a request
+    elsewhere is blocked, and it or a script error fails the test when the page closes."""
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors, blocked = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def only_local(route):
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.set_default_timeout(wait_ms)
+    yield page
+    page.close()  # closes its event streams before the server stops
+    assert errors == [] and blocked == []

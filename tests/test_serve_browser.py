@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve_support import (LiveServer, kill_trainings, make_workspace, serve_settings,
-                                 write_config)
+from tests.serve_support import (LiveServer, kill_trainings, local_page, make_workspace,
+                                 serve_settings, write_config)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -55,22 +55,8 @@ def browser():
 @pytest.fixture
 def page(browser, dashboard):
     """A page that may load only from the dashboard; script errors fail the test."""
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
-    errors, blocked = [], []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-
-    def only_local(route):
-        if route.request.url.startswith(dashboard.url):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
-    page.set_default_timeout(WAIT_MS)
-    yield page
-    page.close()  # closes its event streams before the server stops
-    assert errors == [] and blocked == []
+    with local_page(browser, dashboard.url, WAIT_MS) as page:
+        yield page
 
 
 def _epochs_drawn(page) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.serve_support import LiveServer, kill_trainings, serve_settings
+from tests.serve_support import LiveServer, kill_trainings, local_page, serve_settings
 from trainwise.datasets.frames import make_frame_sessions
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,25 +60,11 @@ def page(dashboard):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        errors, blocked = [], []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-
-        def only_local(route):
-            if route.request.url.startswith(dashboard.url):
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", only_local)
-        page.set_default_timeout(WAIT_MS)
         try:
-            yield page
+            with local_page(browser, dashboard.url, WAIT_MS) as page:
+                yield page
         finally:
-            page.close()
             browser.close()
-        assert errors == [] and blocked == []
 
 
 def test_a_frames_run_shows_curves_confusion_accuracy_and_its_top_losses(page, dashboard):
