@@ -23,6 +23,7 @@ from trainwise.callbacks.freeze import FreezeSchedule
 from trainwise.callbacks.monitor import resolve_mode
 from trainwise.callbacks.run_control import RunControl
 from trainwise.fused import Eligibility, FusedStep, fused_eligibility
+from trainwise.tasks.base import CHUNK_VALUES
 from trainwise.training.optim import build_optimizer
 from trainwise.training.penalty import WeightPenalty
 from trainwise.training.running_metric import RunningMetric
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from trainwise.session import Session
 
 EVAL_ROWS = 8192  # the trainer's validation chunk for feature vectors
-EVAL_VALUES = 2**20  # array samples: input values per validation chunk (1,024 frames of 32×32)
 
 
 @dataclass
@@ -84,7 +84,7 @@ def _eval_rows(sample_shape: tuple[int, ...]) -> int:
     gigabytes at once."""
     if len(sample_shape) < 2:
         return EVAL_ROWS
-    return max(64, min(EVAL_ROWS, EVAL_VALUES // math.prod(sample_shape)))
+    return max(64, min(EVAL_ROWS, CHUNK_VALUES // math.prod(sample_shape)))
 
 
 def _fused_step(model: torch.nn.Module, cfg, loss_fn) -> tuple[FusedStep | None, dict]:
