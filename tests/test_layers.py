@@ -111,13 +111,38 @@ def test_building_leaves_batch_norm_statistics_untouched_and_is_seeded():
         assert torch.equal(a, b), name
 
 
+@pytest.mark.parametrize("conv", ["conv1d", "conv2d"])
+def test_pooling_before_the_relu_computes_exactly_the_listed_order(conv):
+    pool = "maxpool1d" if conv == "conv1d" else "maxpool2d"
+    layers = [{"type": conv, "filters": 6, "kernel": 3, "activation": "relu"},
+              {"type": pool, "size": 2},
+              {"type": conv, "filters": 8, "kernel": 3, "activation": "relu"},
+              {"type": pool, "size": 2}, {"type": "globalavgpool"}]
+    shape = (2, 16) if conv == "conv1d" else (2, 16, 16)
+    torch.manual_seed(0)
+    stack = _stack(layers, shape, n_outputs=3)
+    dims = conv[4]
+    assert [type(step).__name__ for step in stack._steps][:3] == [f"Conv{dims}d",
+                                                                   f"MaxPool{dims}d", "ReLU"]
+    x = torch.randn(32, *shape)
+    as_fast, as_listed = [], []
+    for steps, grads in ((stack._steps, as_fast), (list(stack.layers), as_listed)):
+        stack._steps = steps
+        stack.zero_grad()
+        output = stack(x)
+        output.square().sum().backward()
+        grads += [output.detach()] + [p.grad.clone() for p in stack.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(as_fast, as_listed))
+
+
 def test_the_summary_lists_every_layers_output_shape():
     layers = [{"type": "conv2d", "filters": 4, "kernel": 3, "activation": "relu"},
               {"type": "maxpool2d", "size": 2}, {"type": "globalavgpool"},
               {"type": "dense", "units": 6}]
     summary = summarize_model(_stack(layers, (1, 8, 8), n_outputs=3), (1, 8, 8))
     shapes = {layer["type"]: layer["output_shape"] for layer in summary["layers"]}
-    assert shapes == {"Conv2d": [1, 4, 8, 8], "ReLU": [1, 4, 8, 8], "MaxPool2d": [1, 4, 4, 4],
+    # The ReLU runs after the pool (see cnn._pool_before_relu), so it sees the pooled shape.
+    assert shapes == {"Conv2d": [1, 4, 8, 8], "ReLU": [1, 4, 4, 4], "MaxPool2d": [1, 4, 4, 4],
                       "GlobalAvgPool": [1, 4], "Linear": [1, 3]}
     assert [layer["output_shape"] for layer in summary["layers"]][-2:] == [[1, 6], [1, 3]]
     assert summary["total_params"] == (4 * 9 + 4) + (4 * 6 + 6) + (6 * 3 + 3)

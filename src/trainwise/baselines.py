@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from trainwise.blas_threads import one_blas_thread
+
 # Fit the linear reference on at most this many rows, and this many values (rows × inputs:
 # images are wide): it is a yardstick, not a model.
 LINEAR_BASELINE_MAX_ROWS = 20_000
@@ -30,25 +32,33 @@ def compute_baselines(arrays: dict, task: str, n_outputs: int, loss_fn) -> dict:
     features, targets = arrays["train"]
     most = min(LINEAR_BASELINE_MAX_ROWS, max(100, LINEAR_BASELINE_MAX_VALUES // features.shape[1]))
     rows = np.random.default_rng(0).permutation(len(targets))[:most]
-    if task == "probabilistic_regression":
-        constant, linear = _normal_baselines(features[rows], targets[rows])
-    elif task == "regression":
-        constant = lambda x: np.full((len(x), 1), targets.mean())  # noqa: E731
-        linear_model = Ridge(alpha=1.0).fit(features[rows], targets[rows])
-        linear = lambda x: linear_model.predict(x)[:, None]  # noqa: E731
-    else:
-        prior = np.bincount(targets, minlength=n_outputs) / len(targets)
-        # Logits whose softmax is the training class frequencies: the best constant guess.
-        constant = lambda x: np.tile(np.log(prior + 1e-12), (len(x), 1))  # noqa: E731
-        linear_model = LogisticRegression(max_iter=1000).fit(features[rows], targets[rows])
-        linear = lambda x: _class_logits(linear_model, x, n_outputs)  # noqa: E731
     result = {"constant": {}, "linear": {}}
-    for split in ("train", "val"):
-        if split in arrays and len(arrays[split][1]):
-            x, y = arrays[split]
-            for name, predict in (("constant", constant), ("linear", linear)):
-                result[name][split] = _loss(loss_fn, predict(x), y)
+    with one_blas_thread():
+        constant, linear = _reference_models(features[rows], targets[rows], targets, task,
+                                             n_outputs)
+        for split in ("train", "val"):
+            if split in arrays and len(arrays[split][1]):
+                x, y = arrays[split]
+                for name, predict in (("constant", constant), ("linear", linear)):
+                    result[name][split] = _loss(loss_fn, predict(x), y)
     return result
+
+
+def _reference_models(features: np.ndarray, targets: np.ndarray, all_targets: np.ndarray,
+                      task: str, n_outputs: int):
+    """The constant and linear predictors (features -> outputs), fitted on the given rows;
+    the constant one from ``all_targets``, the whole training split."""
+    if task == "probabilistic_regression":
+        return _normal_baselines(features, targets)
+    if task == "regression":
+        constant = lambda x: np.full((len(x), 1), all_targets.mean())  # noqa: E731
+        linear_model = Ridge(alpha=1.0).fit(features, targets)
+        return constant, lambda x: linear_model.predict(x)[:, None]
+    prior = np.bincount(all_targets, minlength=n_outputs) / len(all_targets)
+    # Logits whose softmax is the training class frequencies: the best constant guess.
+    constant = lambda x: np.tile(np.log(prior + 1e-12), (len(x), 1))  # noqa: E731
+    linear_model = LogisticRegression(max_iter=1000).fit(features, targets)
+    return constant, lambda x: _class_logits(linear_model, x, n_outputs)
 
 
 def _flat(features: np.ndarray) -> np.ndarray:

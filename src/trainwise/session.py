@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from trainwise.allocator import keep_freed_memory
 from trainwise.callbacks import Callback
 from trainwise.callbacks.nan_guard import diverged
 from trainwise.config.load import load_config, parse_overrides
@@ -203,6 +204,7 @@ class Session:
             RunFailed: training raised; the run is ``failed``, the traceback in error.log.
             KeyboardInterrupt: a second Ctrl-C; the run is ``interrupted`` and resumes.
         """
+        keep_freed_memory()  # steps reuse freed memory instead of faulting pages in anew
         try:
             self.begin()
             watch = (stop_on_interrupt(self.trainer.state) if handle_signals

@@ -91,8 +91,9 @@ class DeadUnitMonitor(Callback):
 
     def _remember(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
         if output.dim() > 2:  # (N, C, L) or (N, C, H, W): the channels are the units
-            # A reduction over a view, not a copy: conv activations are the largest tensors.
-            active = output.flatten(2).amax(dim=(0, 2)) > 0  # (C,)
+            # A reduction in place, not a reshaped copy: conv activations are the largest
+            # tensors, and a channels-last one cannot be flattened without copying.
+            active = output.amax(dim=(0, *range(2, output.dim()))) > 0  # (C,)
             self._merge((id(module), output.shape[1]), active)
             return
         self._add((id(module), output.shape[-1]), output)

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from trainwise.config.section import Section, one_of
 
-MODELS = ("mlp", "cnn", "resnet")
+MODELS = ("mlp", "cnn", "resnet", "unet")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "selu", "sigmoid")
 INITS = (
     "default",
@@ -205,7 +205,8 @@ def _did_you_mean(word: Any, valid) -> str:
 
 # ----------------------------------------------------------------- the section
 class ModelConfig(Section):
-    # 'mlp', 'cnn' (the network of model.layers), 'resnet' (a small residual CNN), or
+    # 'mlp', 'cnn' (the network of model.layers), 'resnet' (a small residual CNN), 'unet'
+    # (semantic segmentation: class logits per pixel of a multi-band raster), or
     # 'package.module:ClassName' for your own nn.Module
     name: str = "mlp"
     hidden: list[int] = [64, 64]  # hidden layer sizes of the mlp
@@ -216,10 +217,17 @@ class ModelConfig(Section):
     # resnet: channels of each stage, a residual block of two 3x3 convolutions (stride 2 from
     # the second stage on); then global average pooling, model.dropout and the output layer.
     widths: list[int] = [16, 32, 64]
-    activation: str = "relu"  # relu, leaky_relu, elu, gelu, tanh, selu, sigmoid
+    # unet: down-sampling levels (max-pool 2 each); chip height and width must be multiples
+    # of 2**depth.
+    depth: int = Field(3, ge=1, le=6)
+    width: int = Field(16, ge=1)  # unet: filters of the first level, doubled at each level
+    # mlp, resnet and unet: relu, leaky_relu, elu, gelu, tanh, selu, sigmoid
+    activation: str = "relu"
     leaky_relu_slope: float = Field(0.01, ge=0.0)  # negative slope for leaky_relu
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # dropout after each hidden activation
-    batch_norm: bool = False  # batch norm after each hidden linear layer
+    # mlp: dropout after each hidden activation; resnet: before the output layer; unet:
+    # Dropout2d (whole channels) after the bottleneck.
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_norm: bool = False  # mlp: after each hidden linear layer; unet: after each 3x3 conv
     # Weight initialisation (default = PyTorch's, xavier/glorot, kaiming/he, orthogonal);
     # left out, probabilistic_regression uses xavier_normal (the TimberID lab's choice).
     init: str = "default"
@@ -298,9 +306,10 @@ class ModelConfig(Section):
                              f"'{self.name}'); set model.name: cnn, or remove model.layers")
         if self.name == "cnn" and (self.dropout or self.batch_norm):
             # The mlp's options would be silently ignored: the layer list says everything.
-            raise ValueError("model.dropout and model.batch_norm are the mlp's (and dropout "
-                             "the resnet's); for a cnn put {type: dropout, rate: 0.2} or "
-                             "{type: batchnorm} into model.layers instead")
+            raise ValueError("model.dropout and model.batch_norm are the mlp's and the "
+                             "unet's (dropout also the resnet's); for a cnn put {type: "
+                             "dropout, rate: 0.2} or {type: batchnorm} into model.layers "
+                             "instead")
         return self
 
     @model_validator(mode="after")

@@ -1,5 +1,5 @@
-"""Build the configured model: the MLP, a layer list (cnn) or the resnet preset by name, or
-the user's ``nn.Module`` by import path."""
+"""Build the configured model: the MLP, a layer list (cnn), the resnet or unet preset by
+name, or the user's ``nn.Module`` by import path."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from trainwise.models.cnn import build_layer_stack
 from trainwise.models.ensemble import Ensemble
 from trainwise.models.gaussian import GaussianMLP
 from trainwise.models.init import initialize_weights
+from trainwise.models.memory_format import prefer_channels_last
 from trainwise.models.mlp import MLP
 from trainwise.models.resnet import build_resnet
+from trainwise.models.unet import build_unet
 
-_CONVOLUTIONAL = ("cnn", "resnet")  # the builders that take the sample's whole shape
+_CONVOLUTIONAL = ("cnn", "resnet", "unet")  # the builders that take the sample's whole shape
 
 
 def build_model(model_cfg: ModelConfig, input_shape: int | tuple[int, ...], n_outputs: int,
@@ -31,8 +33,9 @@ def build_model(model_cfg: ModelConfig, input_shape: int | tuple[int, ...], n_ou
             first: ``(features,)``, ``(channels, length)`` or ``(channels, height, width)``;
             an int is a number of features. The MLPs and a user module take feature vectors
             (a user module is called as ``Class(n_inputs=..., n_outputs=..., **model.kwargs)``);
-            cnn and resnet take the whole shape.
-        n_outputs: 1 for regression, the number of classes for classification.
+            cnn, resnet and unet take the whole shape.
+        n_outputs: 1 for regression, the number of classes for classification (for unet,
+            per pixel).
         probabilistic: build a Gaussian network (N, 2) = (mean, variance) instead, or with
             ``model.ensemble`` > 1 an ``Ensemble`` of them, (N, K, 2).
 
@@ -57,10 +60,14 @@ def build_model(model_cfg: ModelConfig, input_shape: int | tuple[int, ...], n_ou
         model = build_resnet(_sample_shape(input_shape), n_outputs, model_cfg.widths,
                              model_cfg.activation, model_cfg.leaky_relu_slope,
                              model_cfg.dropout)
+    elif model_cfg.name == "unet":
+        model = build_unet(_sample_shape(input_shape), n_outputs, model_cfg.depth,
+                           model_cfg.width, model_cfg.activation, model_cfg.leaky_relu_slope,
+                           model_cfg.dropout, model_cfg.batch_norm)
     else:
         model = _user_module(model_cfg, _feature_count(input_shape), n_outputs)
     initialize_weights(model, model_cfg.init, model_cfg.activation)
-    return model
+    return prefer_channels_last(model)
 
 
 def _probabilistic_model(model_cfg: ModelConfig, input_shape: int | tuple[int, ...]) -> nn.Module:

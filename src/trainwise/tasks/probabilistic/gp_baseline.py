@@ -27,6 +27,8 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel, WhiteKernel
 from sklearn.preprocessing import StandardScaler
 
+from trainwise.blas_threads import one_blas_thread
+
 # The GP costs O(N³) time and O(N²) memory to fit; 2,000 rows take seconds to a minute.
 DEFAULT_MAX_TRAIN_ROWS = 2000
 
@@ -157,7 +159,8 @@ def _fit_recording_convergence(model: GaussianProcessRegressor, features: np.nda
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(features, targets)
+        with one_blas_thread():
+            model.fit(features, targets)
     messages = []
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
