@@ -39,7 +39,7 @@ def test_every_input_kind_provides_the_whole_contract(name):
 def test_every_task_predicts_and_scores(name):
     task = task_for(name)
     assert isinstance(task, Task) and task.name == name
-    assert task.running_metric in ("mae", "accuracy")
+    assert task.running_metric in ("mae", "accuracy", "pixel_accuracy")
     overrides_rows = type(task).prediction_rows is not Task.prediction_rows
     assert type(task).predict is not Task.predict
     assert overrides_rows or type(task).evaluate_split is not Task.evaluate_split

@@ -72,6 +72,9 @@ def print_findings(findings: list[dict], console: Console | None = None) -> None
 def print_metrics(metrics: dict, title: str, console: Console | None = None,
                   status: dict | None = None) -> None:
     console = console or make_console()
+    if "mean_iou" in metrics:
+        _print_segmentation(metrics, title, console, status)
+        return
     if "confusion_matrix" in metrics:
         _print_classification(metrics, title, console, status)
         return
@@ -127,6 +130,21 @@ def _print_classification(metrics: dict, title: str, console: Console, status) -
     for name, row in zip(classes, metrics["confusion_matrix"]):
         matrix.add_row(name, *(str(count) for count in row))
     console.print(matrix)
+
+
+def _print_segmentation(metrics: dict, title: str, console: Console, status) -> None:
+    table = Table("pixel accuracy", "mean IoU", "labelled pixels", *_run_columns(status),
+                  title=title)
+    table.add_row(_optional(metrics["pixel_accuracy"], ".4f"),
+                  _optional(metrics["mean_iou"], ".4f"), str(metrics["pixels"]),
+                  *_run_values(status))
+    console.print(table)
+    per_class = Table("class", "IoU", "F1", "precision", "recall", "pixels", title="per class")
+    for name, scores in metrics["per_class"].items():
+        per_class.add_row(name, *(_optional(scores[key], ".3f")
+                                  for key in ("iou", "f1", "precision", "recall")),
+                          str(scores["pixels"]))
+    console.print(per_class)
 
 
 def _optional(value: float | None, spec: str) -> str:

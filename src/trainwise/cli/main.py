@@ -17,12 +17,14 @@ from trainwise.cli.isoscape import isoscape
 from trainwise.cli.lr_find import lr_find
 from trainwise.cli.make_frames import make_frames
 from trainwise.cli.make_region import make_region
+from trainwise.cli.make_scene import make_scene
 from trainwise.cli.predict import predict
 from trainwise.cli.report import report
 from trainwise.cli.resume import resume
 from trainwise.cli.runs import runs
 from trainwise.cli.serve import serve
 from trainwise.cli.sample_rasters import sample_rasters
+from trainwise.cli.segment import segment
 from trainwise.cli.show import show
 from trainwise.cli.sweep import sweep
 from trainwise.cli.train import train
@@ -74,14 +76,17 @@ def cli() -> None:
     trainwise verify-origin ISO.tif --samples s.csv check claimed origins against an isoscape
     trainwise make-region region                    a synthetic region with known truth
     trainwise make-frames gestures                  radar gesture sessions: why to split by session
+    trainwise make-scene scene                      a multi-band scene with known land cover (UNet)
     trainwise sample-rasters pts.csv --rasters DIR --out t.csv   covariates at points
     trainwise isoscape RUN --rasters DIR --out iso.tif           map mean and variance
+    trainwise segment RUN --raster scene.tif --out map.tif       map land cover (raster run)
     """
 
 
 for command in (train, resume, predict, evaluate, lr_find, runs, show, diagnose, report, compare,
                 serve, sweep,
-                datasets, verify_origin, make_region, make_frames, sample_rasters, isoscape):
+                datasets, verify_origin, make_region, make_frames, make_scene, sample_rasters,
+                isoscape, segment):
     cli.add_command(command)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from trainwise.config.augment import AugmentConfig
+from trainwise.config.raster import RasterConfig
 from trainwise.config.section import Section
 from trainwise.config.streaming import StreamingConfig
 
@@ -26,6 +27,7 @@ SPLIT_PARAMETERS = {
     "block_size": ("spatial_blocks",),
     "folds": ("spatial_blocks", "group_kfold"),
     "fold": ("spatial_blocks", "group_kfold"),
+    "buffer": ("spatial_blocks",),
 }
 STRICT_SPLITS = ("boxes", "spatial_blocks", "group_kfold")  # the later ones: strict checks
 FOLD_SPLITS = ("spatial_blocks", "group_kfold")  # k-fold: data.split.fold picks the test fold
@@ -54,6 +56,9 @@ class SplitConfig(Section):
     block_size: float | None = Field(None, gt=0.0)  # spatial_blocks: block side, coordinate units
     folds: int = Field(5, ge=2)  # spatial_blocks, group_kfold: k, the number of folds
     fold: int = Field(0, ge=0)  # spatial_blocks, group_kfold: the test fold, 0 to folds - 1
+    # spatial_blocks on a raster: training chips keep this distance (in the scene's CRS units)
+    # from every validation and test block, against spatial autocorrelation; 0 = only no overlap.
+    buffer: float = Field(0.0, ge=0.0)
     # Warn when a test row lies closer than this (great-circle km) to a training row; 0 records
     # the distances without warning; None skips the check. Needs lon/lat in degrees.
     min_test_distance_km: float | None = Field(10.0, ge=0.0)
@@ -120,7 +125,7 @@ class SplitConfig(Section):
 
 # The input kinds data.kind can name; each is registered in trainwise.inputs.registry (kept
 # here by name, so that validating a config imports no input kind and no torch).
-INPUT_KINDS = ("tabular", "frames", "images")
+INPUT_KINDS = ("tabular", "frames", "images", "raster")
 ARRAY_KINDS = ("frames", "images")  # samples are arrays read from files, not table rows
 # The table-only keys: set under an array kind they would silently do nothing.
 TABLE_ONLY_KEYS = ("features", "drop", "categorical", "na_values", "group_by")
@@ -177,6 +182,8 @@ class DataConfig(Section):
     # frames, images: random changes to each training batch, on the device, seeded per batch
     # so a resumed run augments exactly as the uninterrupted one (docs/arrays.md).
     augment: AugmentConfig = AugmentConfig()
+    # raster: the label raster, classes, nodata and chips (docs/rasters.md).
+    raster: RasterConfig = RasterConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -203,12 +210,19 @@ class DataConfig(Section):
                        if getattr(self, key) != type(self).model_fields[key].default]
             if self.augment.active():
                 changed.append("augment")
+            if self.raster != RasterConfig():
+                changed.append("raster")
             if changed:
                 raise ValueError(f"{', '.join(changed)} apply to data.kind frames or images "
                                  "only; remove them, or set data.kind")
             return self
         if self.target is None:
             self.target = "label"
+        if self.kind == "raster":
+            return self._check_raster()
+        if self.raster != RasterConfig():
+            raise ValueError(f"raster applies to data.kind: raster only; remove it for "
+                             f"data.kind: {self.kind}")
         changed = [key for key in TABLE_ONLY_KEYS
                    if getattr(self, key) != type(self).model_fields[key].default]
         if changed:
@@ -224,4 +238,21 @@ class DataConfig(Section):
         if self.split.method == "group" and self.split.group_column != "session":
             raise ValueError("for frames and images, split.method: group groups by session "
                              "file; set split.group_column: session (or leave it out)")
+        return self
+
+    def _check_raster(self) -> DataConfig:
+        changed = [key for key in (*TABLE_ONLY_KEYS, *ARRAY_ONLY_KEYS)
+                   if getattr(self, key) != type(self).model_fields[key].default]
+        if self.balance != "none":
+            changed.append("balance")
+        if changed:
+            raise ValueError(f"{', '.join(changed)} do not apply to data.kind: raster; remove "
+                             "them (a raster's labels come from data.raster.labels)")
+        if not self.raster.labels:
+            raise ValueError("data.kind: raster needs data.raster.labels: the label raster (one "
+                             "band of class values on the scene's grid)")
+        if self.split.method not in ("spatial_blocks", "none"):
+            raise ValueError(f"split.method '{self.split.method}' does not apply to rasters: "
+                             "chips that overlap would leak across a random split. Use "
+                             "spatial_blocks (block_size in the scene's CRS units) or none")
         return self

@@ -121,8 +121,10 @@ def _anchor_paths(raw: dict, folder: Path) -> None:
     if not isinstance(data, dict):
         return
     split = data.get("split") if isinstance(data.get("split"), dict) else {}
+    raster = data.get("raster") if isinstance(data.get("raster"), dict) else {}
     for section, key in ((data, "source"), (data, "index"), (data, "cache_dir"),
-                         (split, "val_file"), (split, "test_file")):
+                         (split, "val_file"), (split, "test_file"), (raster, "labels"),
+                         (raster, "classes")):
         value = section.get(key)
         if isinstance(value, str) and _looks_like_path(value) and not Path(value).is_absolute():
             # Absolute, so the run record's config still finds the file from any folder.
@@ -132,7 +134,8 @@ def _anchor_paths(raw: dict, folder: Path) -> None:
 
 
 def _looks_like_path(value: str) -> bool:
-    return "/" in value or value.endswith((".csv", ".parquet", ".pq", ".npz", ".npy"))
+    return "/" in value or value.endswith((".csv", ".parquet", ".pq", ".npz", ".npy", ".tif",
+                                           ".tiff"))
 
 
 def _set_dotted(raw: dict, dotted: str, value: Any, origin: str) -> None:

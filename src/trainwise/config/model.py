@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from trainwise.config.section import Section, one_of
 
-MODELS = ("mlp", "cnn", "resnet", "unet")
+MODELS = ("mlp", "cnn", "resnet", "unet", "pixel_mlp")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "selu", "sigmoid")
 INITS = (
     "default",
@@ -206,7 +206,8 @@ def _did_you_mean(word: Any, valid) -> str:
 # ----------------------------------------------------------------- the section
 class ModelConfig(Section):
     # 'mlp', 'cnn' (the network of model.layers), 'resnet' (a small residual CNN), 'unet'
-    # (semantic segmentation: class logits per pixel of a multi-band raster), or
+    # (semantic segmentation: class logits per pixel of a multi-band raster), 'pixel_mlp'
+    # (the mlp of model.hidden on each pixel's bands alone: a segmentation yardstick), or
     # 'package.module:ClassName' for your own nn.Module
     name: str = "mlp"
     hidden: list[int] = [64, 64]  # hidden layer sizes of the mlp

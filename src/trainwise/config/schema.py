@@ -128,6 +128,27 @@ class Config(Section):
         return self
 
     @model_validator(mode="after")
+    def _check_segmentation(self) -> Config:
+        """Segmentation and rasters go together, with a model that outputs a map."""
+        raster, segmentation = self.data.kind == "raster", self.task.type == "segmentation"
+        if raster and not segmentation:
+            raise ValueError(f"data.kind: raster trains task.type: segmentation (a class per "
+                             f"pixel); got task.type: {self.task.type}. Set task.type: "
+                             "segmentation")
+        if segmentation and not raster:
+            raise ValueError(f"task.type: segmentation reads rasters (data.kind: raster); got "
+                             f"data.kind: {self.data.kind}. Set data.kind: raster, or use "
+                             "task.type: classification")
+        if segmentation and self.model.name not in ("unet", "pixel_mlp"):
+            raise ValueError(f"task.type: segmentation needs a model that predicts a class per "
+                             f"pixel; model.name '{self.model.name}' predicts one per sample. "
+                             "Set model.name: unet (or pixel_mlp, a per-pixel yardstick)")
+        if segmentation and (self.train.mixup or self.train.pseudo_label.enabled):
+            raise ValueError("train.mixup and train.pseudo_label do not apply to segmentation "
+                             "yet; remove them")
+        return self
+
+    @model_validator(mode="after")
     def _check_balance(self) -> Config:
         if self.data.balance != "none" and self.task.type != "classification":
             # Balancing evens out class counts; a regression target has no classes.

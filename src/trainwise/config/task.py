@@ -13,8 +13,12 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "focal", "dice", "tversky", "topk")
 # Probabilistic regression: per-measurement targets (gaussian_nll, beta_nll) or per-site
 # Normals from data.group_by (kl).
 PROBABILISTIC_LOSSES = ("gaussian_nll", "beta_nll", "kl")
+# Segmentation: the classification losses per pixel (topk's hardest rows would be pixels).
+SEGMENTATION_LOSSES = ("cross_entropy", "focal", "dice", "tversky")
 LOSSES_BY_TASK = {"regression": REGRESSION_LOSSES, "classification": CLASSIFICATION_LOSSES,
-                  "probabilistic_regression": PROBABILISTIC_LOSSES}
+                  "probabilistic_regression": PROBABILISTIC_LOSSES,
+                  "segmentation": SEGMENTATION_LOSSES}
+CLASS_TASKS = ("classification", "segmentation")  # the tasks that predict classes
 # The task.* parameters each loss reads. Setting one away from its default while no chosen
 # loss reads it is an error: it would silently do nothing.
 LOSS_PARAMETERS = {
@@ -34,7 +38,9 @@ LOSS_PARAMETERS = {
 
 class TaskConfig(Section):
     # What the target is. probabilistic_regression predicts a Normal (mean, variance) per row.
-    type: Literal["regression", "classification", "probabilistic_regression"] = "regression"
+    # segmentation predicts a class per pixel (data.kind: raster, model.name: unet).
+    type: Literal["regression", "classification", "probabilistic_regression",
+                  "segmentation"] = "regression"
     # A loss name (mse, mae, huber | cross_entropy, focal, dice, tversky, topk |
     # gaussian_nll, beta_nll, kl), or a mapping {name: weight, ...} whose weighted sum is the
     # loss; None = mse, cross_entropy, or gaussian_nll (kl with data.group_by).
@@ -97,8 +103,9 @@ class TaskConfig(Section):
 
     @model_validator(mode="after")
     def _check_loss(self) -> TaskConfig:
-        if self.type != "classification" and (self.class_weights or self.label_smoothing):
-            raise ValueError("class_weights and label_smoothing apply to classification only")
+        if self.type not in CLASS_TASKS and (self.class_weights or self.label_smoothing):
+            raise ValueError("class_weights and label_smoothing apply to classification and "
+                             "segmentation only")
         for key in ("mc_dropout", "gp_baseline"):
             if getattr(self, key) and self.type != "probabilistic_regression":
                 raise ValueError(f"task.{key} applies to task.type: probabilistic_regression "

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from trainwise.inputs.arrays.kind import Frames, Images
 from trainwise.inputs.base import InputKind
+from trainwise.inputs.raster.kind import Raster
 from trainwise.inputs.tabular import Tabular
 
 INPUT_KINDS: dict[str, InputKind] = {kind.name: kind for kind in (Tabular(), Frames(),
-                                                                   Images())}
+                                                                   Images(), Raster())}
 
 
 def input_kind_for(name: str) -> InputKind:

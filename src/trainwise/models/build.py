@@ -18,9 +18,10 @@ from trainwise.models.init import initialize_weights
 from trainwise.models.memory_format import prefer_channels_last
 from trainwise.models.mlp import MLP
 from trainwise.models.resnet import build_resnet
+from trainwise.models.pixel_mlp import build_pixel_mlp
 from trainwise.models.unet import build_unet
 
-_CONVOLUTIONAL = ("cnn", "resnet", "unet")  # the builders that take the sample's whole shape
+_CONVOLUTIONAL = ("cnn", "resnet", "unet", "pixel_mlp")  # the builders that take the sample's whole shape
 
 
 def build_model(model_cfg: ModelConfig, input_shape: int | tuple[int, ...], n_outputs: int,
@@ -64,6 +65,10 @@ def build_model(model_cfg: ModelConfig, input_shape: int | tuple[int, ...], n_ou
         model = build_unet(_sample_shape(input_shape), n_outputs, model_cfg.depth,
                            model_cfg.width, model_cfg.activation, model_cfg.leaky_relu_slope,
                            model_cfg.dropout, model_cfg.batch_norm)
+    elif model_cfg.name == "pixel_mlp":
+        model = build_pixel_mlp(_sample_shape(input_shape), n_outputs, model_cfg.hidden,
+                                model_cfg.activation, model_cfg.leaky_relu_slope,
+                                model_cfg.dropout, model_cfg.batch_norm)
     else:
         model = _user_module(model_cfg, _feature_count(input_shape), n_outputs)
     initialize_weights(model, model_cfg.init, model_cfg.activation)

@@ -7,9 +7,11 @@ from trainwise.tasks.base import Task
 from trainwise.tasks.classification import Classification
 from trainwise.tasks.probabilistic.task import ProbabilisticRegression
 from trainwise.tasks.regression import Regression
+from trainwise.tasks.segmentation import Segmentation
 
 TASKS: dict[str, Task] = {task.name: task for task in (Regression(), Classification(),
-                                                       ProbabilisticRegression())}
+                                                       ProbabilisticRegression(),
+                                                       Segmentation())}
 
 
 def task_for(name: str) -> Task:

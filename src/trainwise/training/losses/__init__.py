@@ -10,14 +10,15 @@ from trainwise.training.losses.cross_entropy import CrossEntropyLoss
 from trainwise.training.losses.focal import FocalLoss
 from trainwise.training.losses.gaussian import BetaNLL, GaussianKL, GaussianNLL
 from trainwise.training.losses.members import MemberMean
+from trainwise.training.losses.pixels import IGNORE_LABEL, PixelLoss, pixel_class_weights
 from trainwise.training.losses.regression import HuberLoss, MAELoss, MSELoss
 from trainwise.training.losses.topk import TopKLoss
 from trainwise.training.losses.tversky import DiceLoss, TverskyLoss
 from trainwise.training.losses.weighted_sum import WeightedSumLoss
 
 __all__ = ["BetaNLL", "GaussianKL", "GaussianNLL", "MemberMean", "CrossEntropyLoss", "DiceLoss", "FocalLoss", "HuberLoss", "MAELoss", "MSELoss",
-           "RowLoss", "TopKLoss", "TverskyLoss", "WeightedSumLoss", "balanced_class_weights",
-           "build_loss"]
+           "IGNORE_LABEL", "PixelLoss", "RowLoss", "TopKLoss", "TverskyLoss", "WeightedSumLoss",
+           "balanced_class_weights", "build_loss", "pixel_class_weights"]
 
 
 def build_loss(task_cfg: TaskConfig, class_weights: torch.Tensor | None = None,

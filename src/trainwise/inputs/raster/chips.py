@@ -1,0 +1,135 @@
+"""Where chips come from: spatial blocks per split, random training chips, evaluation grids.
+
+The scene is cut into square blocks of ``data.split.block_size`` (in the CRS's units). As for
+tables (docs/spatial_splits.md), the blocks are dealt into ``folds`` folds by a seeded
+permutation; fold ``fold`` is the test split, and a share ``val`` of the other blocks
+validates. Blocks are rectangles, so whether a chip lies in one split is arithmetic on its
+window; no per-pixel mask of the scene is ever held.
+
+- **Training chips** are drawn at random positions (seeded, once per run) and kept only when
+  their window, grown by ``data.split.buffer``, touches training blocks alone: no training
+  chip overlaps (or comes within the buffer of) a validation or test pixel.
+- **Evaluation chips** are a regular grid with ``data.raster.stride`` whose last row and
+  column are moved back to end at the scene's edge, so every pixel is in a chip. A chip of
+  the grid is kept for a split when it holds pixels of that split; its other pixels are
+  ignored (not scored) there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.windows import Window
+
+from trainwise.errors import UserError
+
+SPLITS = ("train", "val", "test")
+# Random positions tried per training chip asked for, before giving up on finding more.
+ATTEMPTS_PER_CHIP = 20
+
+
+@dataclass(frozen=True)
+class BlockSplit:
+    """Which split each block of the scene belongs to (0 train, 1 val, 2 test)."""
+
+    block_pixels: float  # block side in pixels (the CRS size over the pixel size)
+    assignment: np.ndarray  # (block rows, block cols) int8
+
+    def split_of_pixels(self, window: Window) -> np.ndarray:
+        """(h, w) int8: the split of every pixel of ``window``."""
+        rows = (np.arange(window.row_off, window.row_off + window.height) // self.block_pixels)
+        cols = (np.arange(window.col_off, window.col_off + window.width) // self.block_pixels)
+        return self.assignment[rows.astype(int)[:, None], cols.astype(int)[None, :]]
+
+    def only_train(self, window: Window, buffer_pixels: int, width: int, height: int) -> bool:
+        """Whether ``window`` grown by ``buffer_pixels`` (clipped to the scene) is all train."""
+        top = max(0, window.row_off - buffer_pixels)
+        left = max(0, window.col_off - buffer_pixels)
+        bottom = min(height, window.row_off + window.height + buffer_pixels)
+        right = min(width, window.col_off + window.width + buffer_pixels)
+        first_row, last_row = int(top // self.block_pixels), int((bottom - 1) // self.block_pixels)
+        first_col, last_col = int(left // self.block_pixels), int((right - 1) // self.block_pixels)
+        return bool((self.assignment[first_row:last_row + 1, first_col:last_col + 1] == 0).all())
+
+
+def block_split(width: int, height: int, pixel_size: float, split_cfg, seed: int) -> BlockSplit:
+    """Deal the scene's blocks into train, val and test (see the module docstring).
+
+    ``split.method: none`` makes every block a training block.
+
+    Raises:
+        UserError: blocks so large that a split gets none, or no training block is left.
+    """
+    if split_cfg.method == "none":
+        return BlockSplit(float(max(width, height)), np.zeros((1, 1), dtype=np.int8))
+    block_pixels = split_cfg.block_size / pixel_size
+    shape = (math.ceil(height / block_pixels), math.ceil(width / block_pixels))
+    count = shape[0] * shape[1]
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(count) % split_cfg.folds
+    assignment = np.zeros(count, dtype=np.int8)
+    assignment[fold == split_cfg.fold] = 2
+    rest = np.flatnonzero(fold != split_cfg.fold)
+    n_val = round(len(rest) * split_cfg.val)
+    assignment[rng.permutation(rest)[:n_val]] = 1
+    counts = np.bincount(assignment, minlength=3)
+    needed = ["train", "test"] + (["val"] if split_cfg.val > 0 else [])
+    empty = [name for name in needed if counts[SPLITS.index(name)] == 0]
+    if empty:
+        raise UserError(
+            f"data.split.block_size {split_cfg.block_size:g} makes {count} blocks of "
+            f"{block_pixels:.0f} pixels on this {width}x{height} scene, which leaves the "
+            f"{' and '.join(empty)} split without blocks; use a smaller block_size (or fewer "
+            "folds)")
+    return BlockSplit(block_pixels, assignment.reshape(shape))
+
+
+def training_windows(blocks: BlockSplit, labelled_share, width: int, height: int,
+                     chip: int, count: int, buffer_pixels: int, min_labelled: float,
+                     seed: int) -> list[Window]:
+    """Up to ``count`` random chip windows inside the training blocks (with the buffer) whose
+    share of labelled, valid pixels (``labelled_share(window)``) is at least ``min_labelled``.
+
+    Raises:
+        UserError: the chip is larger than the scene, or no window qualifies.
+    """
+    check_chip_fits(chip, width, height)
+    rng = np.random.default_rng([seed, 0x63686970])  # "chip": its own stream
+    windows: list[Window] = []
+    for _ in range(count * ATTEMPTS_PER_CHIP):
+        if len(windows) == count:
+            break
+        window = Window(int(rng.integers(0, width - chip + 1)),
+                        int(rng.integers(0, height - chip + 1)), chip, chip)
+        if blocks.only_train(window, buffer_pixels, width, height) and \
+                labelled_share(window) >= min_labelled:
+            windows.append(window)
+    if not windows:
+        raise UserError(f"no training chip of {chip} pixels fits inside the training blocks with "
+                        f"at least {min_labelled:.0%} labelled pixels; use a smaller "
+                        "data.raster.chip_size, a larger data.split.block_size, a smaller "
+                        "data.split.buffer, or a lower data.raster.min_labelled")
+    return windows
+
+
+def grid_windows(width: int, height: int, chip: int, stride: int) -> list[Window]:
+    """A regular grid of chip windows covering every pixel (the last ones end at the edge)."""
+    check_chip_fits(chip, width, height)
+    return [Window(col, row, chip, chip) for row in _starts(height, chip, stride)
+            for col in _starts(width, chip, stride)]
+
+
+def _starts(size: int, chip: int, stride: int) -> list[int]:
+    starts = list(range(0, size - chip + 1, stride))
+    if starts[-1] != size - chip:
+        starts.append(size - chip)  # the last chip ends at the edge
+    return starts
+
+
+def check_chip_fits(chip: int, width: int, height: int) -> None:
+    if chip > width or chip > height:
+        raise UserError(f"data.raster.chip_size {chip} is larger than the scene "
+                        f"({width}x{height} pixels); use a chip_size of at most "
+                        f"{min(width, height)}")

@@ -1,0 +1,182 @@
+"""The raster input kind: a multi-band scene and its label raster, trained as chips.
+
+``prepare`` splits the scene into spatial blocks (``chips.py``), reads random training chips
+and a regular grid of evaluation chips window by window (``scene.py``), fits per-band
+standardisation on the training chips' valid pixels and encodes labels with ignored pixels
+(``preprocess.py``). The chips are small arrays held in memory; the scene itself never is.
+Maps of whole scenes after training come from ``mapping.py`` (``trainwise segment``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+
+from trainwise.data.prepare import PreparedData, tiny_split_warnings
+from trainwise.data.split import split_seed
+from trainwise.errors import UserError
+from trainwise.inputs.base import InputKind
+from trainwise.inputs.raster.chips import (SPLITS, BlockSplit, block_split, grid_windows,
+                                           training_windows)
+from trainwise.inputs.raster.preprocess import RasterPreprocessor
+from trainwise.inputs.raster.scene import Scene, attach_labels, open_scene, read_classes
+from trainwise.training.augment import build_augmenter
+from trainwise.training.batches import InMemoryBatches
+from trainwise.training.losses.pixels import IGNORE_LABEL
+from trainwise.training.segmentation_augment import AugmentedPairs
+
+
+class Raster(InputKind):
+    """``data.kind: raster``: chips of a GeoTIFF scene labelled by a label raster."""
+
+    name = "raster"
+
+    def prepare(self, cfg, fitted: RasterPreprocessor | None = None,
+                refit_target: bool = True) -> PreparedData:
+        data_cfg, raster_cfg = cfg.data, cfg.data.raster
+        scene = open_scene(data_cfg.source, "data.source", raster_cfg.nodata)
+        try:
+            attach_labels(scene, raster_cfg.labels, raster_cfg.align_labels,
+                          raster_cfg.label_nodata)
+            return self._prepare(cfg, scene, fitted)
+        finally:
+            scene.close()
+
+    def _prepare(self, cfg, scene: Scene, fitted: RasterPreprocessor | None) -> PreparedData:
+        data_cfg, raster_cfg = cfg.data, cfg.data.raster
+        if fitted is not None:
+            fitted.check_bands(scene.bands, f"data.source '{scene.path}'")
+            class_values, classes = fitted.class_values, fitted.classes
+        else:
+            class_values, classes = read_classes(scene, raster_cfg.classes, raster_cfg.labels)
+        pixel_size = abs(scene.dataset.transform.a)
+        blocks = block_split(scene.width, scene.height, pixel_size, data_cfg.split,
+                             split_seed(cfg))
+        chip = raster_cfg.chip_size
+        buffer_pixels = int(np.ceil(data_cfg.split.buffer / pixel_size))
+        read = _usable_reader(scene, class_values)
+        windows = {"train": training_windows(
+            blocks, lambda window: read(window)[2].mean(), scene.width, scene.height, chip,
+            raster_cfg.train_chips, buffer_pixels, raster_cfg.min_labelled, cfg.train.seed)}
+        grid = grid_windows(scene.width, scene.height, chip, raster_cfg.eval_stride)
+        for index, split in enumerate(SPLITS[1:], start=1):
+            windows[split] = [w for w in grid if (blocks.split_of_pixels(w) == index).any()]
+        raw = {split: [_read_chip(read, blocks, window, split) for window in split_windows]
+               for split, split_windows in windows.items()}
+        prep = fitted or RasterPreprocessor.fit(
+            ((values[None], scored[None]) for values, _, scored, _ in raw["train"]),
+            scene.band_names, chip, class_values, classes, data_cfg.target, scene.nodata,
+            scene.label_nodata)
+        arrays = {split: _encode(prep, chips, chip, scene.bands) for split, chips in raw.items()}
+        summary = _summary(arrays, windows, blocks, prep, pixel_size, data_cfg)
+        warnings = tiny_split_warnings(summary["rows"], cfg)
+        if warnings:
+            summary["warnings"] = warnings
+        ids = {split: [f"row {w.row_off}, col {w.col_off}" for w in split_windows]
+               for split, split_windows in windows.items()}
+        return PreparedData(prep, arrays, summary, _fingerprint(data_cfg), sample_ids=ids)
+
+    def input_shape(self, prep: RasterPreprocessor) -> tuple[int, ...]:
+        return tuple(prep.sample_shape)
+
+    def batches(self, data: PreparedData, cfg, device: torch.device):
+        x_train, y_train = (torch.from_numpy(a).to(device) for a in data.arrays["train"])
+        batches = InMemoryBatches(x_train, y_train, cfg.train.batch_size, cfg.train.seed)
+        augmenter = build_augmenter(cfg.data.augment, self.input_shape(data.preprocessor))
+        if augmenter is None:
+            return batches
+        return AugmentedPairs(batches, augmenter, cfg.train.seed)
+
+    def load_preprocessing(self, saved: dict) -> RasterPreprocessor:
+        return RasterPreprocessor.from_dict(saved)
+
+    # After training, a raster run maps whole scenes (``mapping.py``); reading raw inputs
+    # for ``predict`` / ``evaluate`` stops at ``read``, so the steps after it never run.
+    def read(self, path: str, field: str, cfg, labelled: bool = False):
+        raise UserError(f"{field} '{path}': {MAPS_ONLY}")
+
+    def features(self, prep, raw, source: str, unseen_categories: str):
+        raise UserError(f"{source}: {MAPS_ONLY}")
+
+    def targets(self, prep, raw, source: str):
+        raise UserError(f"{source}: {MAPS_ONLY}")
+
+    def index(self, raw):
+        raise UserError(MAPS_ONLY)
+
+    def identify(self, raw):
+        raise UserError(MAPS_ONLY)
+
+
+MAPS_ONLY = ("a raster run maps whole scenes with `trainwise segment RUN --raster SCENE.tif "
+             "--out MAP.tif`, and its held-out chips are scored in metrics.json; predict and "
+             "evaluate read tables, frames and images")
+
+
+def _usable_reader(scene: Scene, class_values: list[int]):
+    """``window -> (bands, valid, usable, labels)``: usable pixels are valid (no band is
+    nodata) and carry a label of the class list."""
+    known = np.asarray(class_values)
+
+    def read(window: Window):
+        values, valid = scene.read(window)
+        labels, labelled = scene.read_labels(window)
+        return values, valid, valid & labelled & np.isin(labels, known), labels
+    return read
+
+
+NO_LABEL = np.iinfo(np.int64).min  # marks a pixel outside the chip's split, before encoding
+
+
+def _read_chip(read, blocks: BlockSplit, window: Window, split: str):
+    """``(bands, valid, scored, labels)``: ``valid`` pixels have data in every band (the
+    model sees the others as 0); ``scored`` ones are also labelled and in ``split``, and only
+    they keep their label."""
+    values, valid, usable, labels = read(window)
+    scored = usable & (blocks.split_of_pixels(window) == SPLITS.index(split))
+    # Band statistics read only scored pixels: a nodata strip or an unlabelled area never
+    # moves them, and neither do the pixels of another split.
+    return values, valid, scored, np.where(scored, labels, NO_LABEL)
+
+
+def _encode(prep: RasterPreprocessor, chips: list, chip: int, bands: int):
+    """A split's chips as (x (N, C, h, w) float32, y (N, h, w) int64)."""
+    if not chips:
+        return (np.zeros((0, bands, chip, chip), np.float32), np.zeros((0, chip, chip), np.int64))
+    x = np.stack([prep.standardise(values, valid) for values, valid, _, _ in chips])
+    y = np.stack([prep.encode_labels(np.maximum(labels, -1), labels != NO_LABEL)
+                  for *_, labels in chips])
+    return x, y
+
+
+def _summary(arrays: dict, windows: dict, blocks: BlockSplit, prep: RasterPreprocessor,
+             pixel_size: float, data_cfg) -> dict:
+    """data_summary.json: chips and labelled pixels per split, class pixels, blocks, bands."""
+    pixels = {split: np.bincount(y[y != IGNORE_LABEL], minlength=len(prep.classes)).tolist()
+              for split, (_, y) in arrays.items()}
+    return {
+        "rows": {split: len(split_windows) for split, split_windows in windows.items()},
+        "labelled_pixels": {split: int(sum(counts)) for split, counts in pixels.items()},
+        "classes": {split: dict(zip(prep.classes, counts)) for split, counts in pixels.items()},
+        "sample_shape": prep.sample_shape,
+        "bands": prep.band_names,
+        "split": {"method": data_cfg.split.method,
+                  "blocks": {name: int((blocks.assignment == index).sum())
+                             for index, name in enumerate(SPLITS)},
+                  "block_pixels": round(blocks.block_pixels, 2),
+                  "buffer_pixels": int(np.ceil(data_cfg.split.buffer / pixel_size))},
+    }
+
+
+def _fingerprint(data_cfg) -> str:
+    """The scene's and labels' paths, sizes and modification times (as the array cache)."""
+    parts = []
+    for path in (data_cfg.source, data_cfg.raster.labels, data_cfg.raster.classes):
+        if path and os.path.exists(path):
+            stat = os.stat(path)
+            parts.append(f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -1,0 +1,178 @@
+"""data.kind raster: chips from a generated scene, spatial blocks, nodata kept out of every
+step, exact resume with augmentation, and the bad inputs a user can give."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+from rasterio.windows import Window
+
+from tests.helpers import assert_same_run
+from trainwise import fit, resume
+from trainwise.cli.main import cli
+from trainwise.config.load import load_config
+from trainwise.datasets.scene import make_scene
+from trainwise.errors import UserError
+from trainwise.inputs.raster.chips import SPLITS, block_split
+from trainwise.inputs.registry import input_kind_for
+from trainwise.training.losses.pixels import IGNORE_LABEL
+
+SIZE = 192  # pixels: 10 m each, so 1,920 m a side
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scene") / "scene"
+    make_scene(folder, size=SIZE, seed=3)
+    return folder
+
+
+def raster_config(scene, **raster) -> dict:
+    return {
+        "name": "seg",
+        "data": {"kind": "raster", "source": str(scene / "scene.tif"),
+                 "raster": {"labels": str(scene / "labels.tif"), "chip_size": 32,
+                            "train_chips": 24, **raster},
+                 "split": {"method": "spatial_blocks", "block_size": 480, "folds": 4,
+                           "val": 0.25},
+                 "augment": {"hflip": 0.5, "rot90": 0.5, "brightness": 0.1}},
+        "task": {"type": "segmentation", "class_weights": "balanced"},
+        "model": {"name": "unet", "depth": 2, "width": 4, "batch_norm": True},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 0.01, "seed": 0,
+                  "early_stopping": {"enabled": False}},
+    }
+
+
+def prepare(cfg_dict):
+    return input_kind_for("raster").prepare(load_config(cfg_dict))
+
+
+# ----------------------------------------------------------------- config
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"task": {"type": "classification"}}, "data.kind: raster trains task.type: segmentation"),
+    ({"model": {"name": "mlp"}}, "Set model.name: unet"),
+    ({"data.split": {"method": "random"}}, "spatial_blocks"),
+    ({"data.raster": {"labels": None}}, "needs data.raster.labels"),
+])
+def test_config_mistakes_are_named(scene, change, expected):
+    cfg = raster_config(scene)
+    for key, value in change.items():
+        node = cfg
+        for part in key.split("."):
+            node = node[part]
+        node.clear()
+        node.update(value)
+    with pytest.raises(UserError, match=expected):
+        load_config(cfg)
+
+
+# ----------------------------------------------------------------- chips and splits
+def test_chips_keep_to_their_blocks_and_the_grid_scores_every_pixel(scene):
+    cfg = load_config(raster_config(scene))
+    data = input_kind_for("raster").prepare(cfg)
+    blocks = block_split(SIZE, SIZE, 10.0, cfg.data.split, cfg.data.split.seed or 0)
+    x, y = data.arrays["train"]
+    assert x.shape[1:] == (6, 32, 32) and y.shape[1:] == (32, 32) and x.dtype == np.float32
+    for item in data.sample_ids["train"]:  # "row R, col C": inside training blocks only
+        row, col = (int(part.split()[-1]) for part in item.split(","))
+        assert (blocks.split_of_pixels(Window(col, row, 32, 32)) == 0).all(), item
+    # Every labelled, valid pixel of the validation and test blocks is scored exactly once
+    # (192 = 6 chips of 32: the grid does not overlap), edges included.
+    with rasterio.open(scene / "scene.tif") as src, rasterio.open(scene / "labels.tif") as lab:
+        usable = (src.read() != 0).all(axis=0) & (lab.read(1) != 255)
+    split_of = blocks.split_of_pixels(Window(0, 0, SIZE, SIZE))
+    for index, split in enumerate(SPLITS):
+        if split != "train":
+            assert data.summary["labelled_pixels"][split] == (usable & (split_of == index)).sum()
+    assert data.summary["rows"]["train"] == 24
+
+
+def test_nodata_is_ignored_and_never_moves_the_statistics(scene, tmp_path):
+    """Change every nodata pixel's other bands (band 1 stays nodata): chips, statistics,
+    loss and metrics stay bit for bit the same."""
+    changed = tmp_path / "changed"
+    shutil.copytree(scene, changed)
+    with rasterio.open(changed / "scene.tif", "r+") as dataset:
+        bands = dataset.read()
+        nodata = (bands == dataset.nodata).any(axis=0)
+        assert nodata.any()
+        noise = np.random.default_rng(0).integers(1, 60000, bands.shape, dtype=bands.dtype)
+        bands[1:, nodata] = noise[1:, nodata]
+        dataset.write(bands)
+    original, altered = prepare(raster_config(scene)), prepare(raster_config(changed))
+    assert original.preprocessor.band_mean == altered.preprocessor.band_mean
+    assert original.preprocessor.band_std == altered.preprocessor.band_std
+    for split in original.arrays:
+        for a, b in zip(original.arrays[split], altered.arrays[split]):
+            assert np.array_equal(a, b), split
+    assert (original.arrays["train"][1] == IGNORE_LABEL).any()
+    first = fit(raster_config(scene), runs_dir=tmp_path / "a", progress=False)
+    second = fit(raster_config(changed), runs_dir=tmp_path / "b", progress=False)
+    assert [r["loss"] for r in first.history] == [r["loss"] for r in second.history]
+    assert first.metrics == second.metrics
+
+
+def test_ten_plus_ten_equals_twenty_with_random_chips_and_augmentation(scene, tmp_path):
+    cfg = raster_config(scene, train_chips=16)
+    cfg["train"].update(epochs=20, batch_size=8)
+    straight = fit(cfg, runs_dir=tmp_path / "a", progress=False)
+    half = fit({**cfg, "train": {**cfg["train"], "epochs": 10}}, runs_dir=tmp_path / "b",
+               progress=False)
+    resumed = resume(half.path, epochs=20, runs_dir=tmp_path / "b", progress=False)
+    assert_same_run(straight, resumed)
+    assert straight.metrics["test"]["pixel_accuracy"] > 0.3  # it learned something
+
+
+# ----------------------------------------------------------------- bad inputs: exit 2
+def _write_copy(source, target, **changes):
+    with rasterio.open(source) as src:
+        profile, values = src.profile, src.read()
+    profile.update(changes)
+    with rasterio.open(target, "w", **profile) as dst:
+        dst.write(values if "count" not in changes else values[:changes["count"]])
+
+
+def _bad_case(name, scene, tmp_path):
+    folder = tmp_path / name
+    shutil.copytree(scene, folder)
+    cfg = raster_config(folder)
+    if name == "labels_on_another_grid":
+        with rasterio.open(scene / "labels.tif") as src:
+            shifted = src.transform @ rasterio.Affine.translation(7, 0)
+        _write_copy(scene / "labels.tif", folder / "labels.tif", transform=shifted)
+        return cfg, ["another grid", "align_labels: nearest"]
+    if name == "chips_larger_than_the_scene":
+        cfg["data"]["raster"]["chip_size"] = 256
+        return cfg, ["chip_size 256 is larger than the scene", "at most 192"]
+    if name == "scene_without_crs":
+        (folder / "scene.tif").unlink()
+        _write_copy(scene / "scene.tif", folder / "scene.tif", crs=None)
+        return cfg, ["has no CRS", "scene.tif"]
+    if name == "label_not_in_the_class_list":
+        with rasterio.open(folder / "labels.tif", "r+") as dataset:
+            labels = dataset.read(1)
+            labels[5, 5] = 9
+            dataset.write(labels, 1)
+        return cfg, ["values [9]", "classes.csv"]
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", ["labels_on_another_grid", "chips_larger_than_the_scene",
+                                  "scene_without_crs", "label_not_in_the_class_list"])
+def test_bad_rasters_exit_2_with_the_file_and_the_fix_and_leave_no_run(name, scene, tmp_path):
+    import yaml
+
+    cfg, expected = _bad_case(name, scene, tmp_path)
+    config_path = tmp_path / f"{name}.yaml"
+    config_path.write_text(yaml.safe_dump(cfg))
+    runs = tmp_path / f"runs-{name}"
+    result = CliRunner().invoke(cli, ["train", str(config_path), "--runs-dir", str(runs)])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    for part in expected:
+        assert part in message, message
+    assert not runs.exists() or not [p for p in runs.iterdir() if p.is_dir()]
