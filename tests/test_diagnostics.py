@@ -200,3 +200,19 @@ def test_findings_are_plain_data():
 
     findings = diagnose(history(converging(), converging() + 0.02), context())
     assert json.loads(json.dumps([f.to_dict() for f in findings]))[0]["kind"] == "good_fit"
+
+
+def test_a_model_predicting_almost_only_one_class_is_a_problem_whatever_its_curves():
+    from trainwise.diagnostics.context import DiagnosisContext
+
+    history = [{"epoch": e, "loss": 1 / e, "val_loss": 1 / e + 0.01} for e in range(1, 40)]
+    background = DiagnosisContext(task="segmentation", classes=["background", "road"],
+                                  confusion=[[900, 0], [95, 5]])
+    findings = diagnose(history, background)
+    one_class = [f for f in findings if f.kind == "one_class"]
+    assert one_class and one_class[0].severity == "problem"
+    assert one_class[0].evidence["predicted_share"] == pytest.approx(0.995)
+    assert "good_fit" not in [f.kind for f in findings]
+    balanced = DiagnosisContext(task="segmentation", classes=["background", "road"],
+                                confusion=[[880, 20], [30, 70]])
+    assert "one_class" not in [f.kind for f in diagnose(history, balanced)]

@@ -40,6 +40,10 @@ class DiagnosisContext:
     lr: float | None = None
     optimizer: str | None = None
     hidden: list[int] = field(default_factory=list)
+    # The held-out split's confusion matrix (rows actual, columns predicted) and its classes,
+    # for classification and segmentation runs.
+    confusion: list[list[int]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
 
     def baseline(self, name: str, split: str = "train") -> float | None:
         return self.baselines.get(name, {}).get(split)
@@ -52,6 +56,8 @@ def context_from_run(run_path: str | Path) -> DiagnosisContext:
     rows = _read_json(path / "data_summary.json").get("rows", {})
     status = _read_json(path / "status.json")
     stopping = config["train"]["early_stopping"]
+    metrics = _read_json(path / "metrics.json")
+    held_out = metrics.get("test") or metrics.get("val") or {}
     return DiagnosisContext(
         task=config["task"]["type"],
         baselines=_read_json(path / "baselines.json"),
@@ -70,6 +76,8 @@ def context_from_run(run_path: str | Path) -> DiagnosisContext:
         lr=config["train"]["lr"],
         optimizer=config["train"]["optimizer"],
         hidden=config["model"].get("hidden", []),
+        confusion=held_out.get("confusion_matrix", []),
+        classes=[str(name) for name in held_out.get("classes", [])],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainwise.diagnostics import convergence, fit_regime, gradients, learning_rate
-from trainwise.diagnostics import validation_curve
+from trainwise.diagnostics import predictions, validation_curve
 from trainwise.diagnostics.context import DiagnosisContext
 from trainwise.diagnostics.finding import SEVERITY_ORDER, Finding
 from trainwise.diagnostics.signals import has, series
@@ -13,7 +13,7 @@ from trainwise.diagnostics.thresholds import Thresholds
 
 # These say "the model or its training went wrong"; when none of them fires, the fit is good.
 FIT_PROBLEMS = {"non_finite_loss", "lr_too_high", "lr_too_low", "underfitting", "overfitting",
-                "not_converged", "sudden_increase", "exploding_gradients"}
+                "not_converged", "sudden_increase", "exploding_gradients", "one_class"}
 
 
 def diagnose(history: list[dict], context: DiagnosisContext | None = None,
@@ -54,6 +54,7 @@ def diagnose(history: list[dict], context: DiagnosisContext | None = None,
     findings += validation_curve.noisy_validation(history, context, limits)
     findings += gradients.gradient_health(history, context, limits)
     findings += gradients.dead_units(history, context, limits)
+    findings += predictions.one_class(history, context, limits)
     if not any(f.kind in FIT_PROBLEMS and f.severity != "info" for f in findings):
         findings.append(_good_fit(history, context))
     return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])

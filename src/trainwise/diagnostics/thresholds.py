@@ -22,6 +22,10 @@ class Thresholds:
     min_tail_epochs: int = 5  # ...but at least this many
     smoothing_epochs: int = 5  # rolling-median window that takes the noise out of curves
 
+    # One class: the held-out predictions are nearly all one class, and the rest is missed.
+    one_class_share: float = 0.9  # predicted share of one class at least this...
+    one_class_other_recall: float = 0.5  # ...and the other classes' pooled recall below this
+
     # Under-fitting: the network does no better than simple models on its own training rows.
     underfit_vs_linear: float = 0.9  # train loss >= this x a linear model's train loss
     underfit_vs_constant: float = 0.5  # or >= this x the constant predictor's train loss
