@@ -18,7 +18,8 @@ from trainwise.cli.options import runs_dir_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Windows per forward pass.")
 @click.option("--tta", is_flag=True,
-              help="Average over the 8 flips and quarter turns of each window (8x slower).")
+              help="Average over the 8 flips and quarter turns of each window (8x slower; "
+                   "for runs trained with data.augment hflip/vflip/rot90).")
 @click.option("--probabilities", is_flag=True,
               help="Also write OUT_probabilities.tif: one float32 band per class.")
 @click.option("--nodata", type=float, default=None,
@@ -45,6 +46,10 @@ def segment(run: str, raster_path: str, out_path: str, stride: int | None, batch
         raise UserError(f"run {loaded.id} is a data.kind: {kind} run; trainwise segment maps "
                         "scenes with a raster segmentation run (data.kind: raster). Use "
                         f"`trainwise predict {run} --input ... --output ...` for this run")
+    augment = loaded.config.data.augment
+    if tta and not (augment.hflip or augment.vflip or augment.rot90):
+        click.echo(f"Note: run {loaded.id} trained without data.augment hflip, vflip or rot90, "
+                   "so --tta averages over views it never saw; compare with a map without it")
     summary = segment_scene(loaded.model, loaded.preprocessor, raster_path, out_path,
                             stride=stride, batch_size=batch_size, tta=tta,
                             probabilities=probabilities, nodata=nodata,

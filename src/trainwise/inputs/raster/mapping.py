@@ -65,15 +65,13 @@ GDAL_CACHE_MB = 64
 
 def hann_weight(chip: int) -> np.ndarray:
     """(chip, chip) float32 blending weight: a Hann window sampled at pixel centres, floored."""
-    ramp = np.sin(np.pi * (np.arange(chip) + 0.5) / chip) ** 2
-    side = EPS + (1 - EPS) * ramp
+    side = EPS + (1 - EPS) * np.sin(np.pi * (np.arange(chip) + 0.5) / chip) ** 2
     return np.outer(side, side).astype(np.float32)
 
 
 def probabilities_path(out_path: str | Path) -> Path:
     """Where ``probabilities=True`` writes the per-class probabilities for ``out_path``."""
-    out = Path(out_path)
-    return out.with_name(f"{out.stem}_probabilities{out.suffix}")
+    return Path(out_path).with_name(f"{Path(out_path).stem}_probabilities{Path(out_path).suffix}")
 
 
 def segment_scene(model: torch.nn.Module, prep, raster_path: str | Path, out_path: str | Path,
@@ -128,9 +126,8 @@ def segment_scene(model: torch.nn.Module, prep, raster_path: str | Path, out_pat
         if out_path.exists() and out_path.resolve() == raster_path.resolve():
             raise UserError(f"--out '{out_path}' is the scene itself; give another path")
         windows = grid_windows(scene.width, scene.height, chip, stride)
-        writer = _MapWriter(scene, prep, out_path, probabilities, tags or {})
-        stack.enter_context(writer)
-        device = next(model.parameters()).device
+        writer = stack.enter_context(_MapWriter(scene, prep, out_path, probabilities, tags or {}))
+        device = next(model.parameters(), torch.empty(0)).device
         was_training = model.training
         model.eval()
         try:
@@ -148,7 +145,18 @@ def segment_scene(model: torch.nn.Module, prep, raster_path: str | Path, out_pat
             "class_pixels": dict(zip(prep.classes, writer.class_pixels.tolist())),
             "windows": len(windows), "stride": stride, "chip": chip, "tta": tta,
             "seconds": seconds, "pixels_per_second": pixels / max(seconds, 1e-9),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (MB): Linux's VmHWM (which, unlike ru_maxrss,
+    does not carry over a parent's peak through fork and exec), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _blend(model, prep, scene, windows: list[Window], writer, batch_size: int, tta: bool,
@@ -202,6 +210,7 @@ class _MapWriter:
     def __init__(self, scene, prep, out: Path, probabilities: bool, tags: dict):
         self.values = np.asarray(prep.class_values, dtype=np.int64)
         dtype, self.nodata = _class_dtype(self.values)
+        self.dtype = np.dtype(dtype)
         self.class_pixels = np.zeros(len(self.values), np.int64)
         self.width, self.height = scene.width, scene.height
         self.pending: list[tuple[np.ndarray, np.ndarray | None]] = []
@@ -221,16 +230,20 @@ class _MapWriter:
         tags = {"CLASSES": ";".join(f"{v}={n}" for v, n in zip(prep.class_values, prep.classes)),
                 **tags}
         out.parent.mkdir(parents=True, exist_ok=True)
-        for path, temporary in zip(self.targets, self.temporaries):
-            is_map = path == out
-            dataset = self._stack.enter_context(rasterio.open(
-                temporary, "w", **profile, count=1 if is_map else len(self.values),
-                dtype=dtype if is_map else "float32",
-                nodata=self.nodata if is_map else PROBABILITY_NODATA))
-            dataset.descriptions = ("class",) if is_map else tuple(
-                f"p_{name}" for name in prep.classes)
-            dataset.update_tags(**tags)
-            self.datasets.append(dataset)
+        try:
+            for path, temporary in zip(self.targets, self.temporaries):
+                is_map = path == out
+                dataset = self._stack.enter_context(rasterio.open(
+                    temporary, "w", **profile, count=1 if is_map else len(self.values),
+                    dtype=dtype if is_map else "float32",
+                    nodata=self.nodata if is_map else PROBABILITY_NODATA))
+                dataset.descriptions = ("class",) if is_map else tuple(
+                    f"p_{name}" for name in prep.classes)
+                dataset.update_tags(**tags)
+                self.datasets.append(dataset)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         self.map = self.datasets[-1]
 
     def __enter__(self):
@@ -245,7 +258,7 @@ class _MapWriter:
         """Finished rows: (K, rows, width) probabilities and (rows, width) valid pixels."""
         best = probs.argmax(axis=0)
         self.class_pixels += np.bincount(best[valid], minlength=len(self.values))
-        classes = np.where(valid, self.values[best], self.nodata)
+        classes = np.where(valid, self.values[best], self.nodata).astype(self.dtype)
         kept = np.where(valid, probs, np.float32(PROBABILITY_NODATA)) \
             if self.probabilities_path else None
         self.pending.append((classes, kept))
@@ -265,7 +278,7 @@ class _MapWriter:
     def _flush(self, rows: int) -> None:
         classes = np.concatenate([c for c, _ in self.pending])
         window = Window(0, self.written, self.width, rows)
-        self.map.write(classes[:rows].astype(self.map.dtypes[0]), 1, window=window)
+        self.map.write(classes[:rows], 1, window=window)
         rest = [classes[rows:]]
         if self.probabilities_path:
             probs = np.concatenate([p for _, p in self.pending], axis=1)
