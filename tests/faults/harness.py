@@ -132,6 +132,25 @@ def digits_config(epochs: int) -> dict:
     }
 
 
+def segmentation_config(epochs: int) -> dict:
+    """A tiny UNet on random chips of a generated scene, flips, turns and brightness on:
+    chips, augmentation draws and batch-norm statistics are state a resume must reproduce.
+    The scene is written beside the config (``write_config``)."""
+    return {
+        "name": "fault_segmentation",
+        "data": {"kind": "raster", "source": "scene/scene.tif",
+                 "raster": {"labels": "scene/labels.tif", "chip_size": 32, "train_chips": 32},
+                 "split": {"method": "spatial_blocks", "block_size": 480, "folds": 4,
+                           "val": 0.25},
+                 "augment": {"hflip": 0.5, "rot90": 0.5, "brightness": 0.2}},
+        "task": {"type": "segmentation", "class_weights": "balanced"},
+        "model": {"name": "unet", "depth": 2, "width": 4, "batch_norm": True, "dropout": 0.1},
+        "train": {"lr": 0.01, "batch_size": 8, "epochs": epochs, "seed": 7,
+                  "early_stopping": {"patience": epochs + 1, "restore_best": True},
+                  "checkpoint": {"last_every_s": CHECKPOINT_EVERY_S}},
+    }
+
+
 _SWEEP_GRID = ("--grid", "train.lr=0.01,0.003")
 # Epochs per scenario: ~2-4 s of training on a slow 2-core CPU (the process itself adds
 # ~5 s of imports and ~2 s of evaluation, plots and diagnosis).
@@ -144,6 +163,7 @@ SCENARIOS = {
     "sweep_batched": Scenario("sweep_batched", auto_mpg_config(400),
                               (*_SWEEP_GRID, "--mode", "batched"), batched=True),
     "images_augmented": Scenario("images_augmented", digits_config(12)),
+    "segmentation": Scenario("segmentation", segmentation_config(30)),
 }
 
 
@@ -445,6 +465,10 @@ def resume_argv(run_dir: Path, runs_dir: Path) -> list[str]:
 
 def write_config(scenario: Scenario, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    if scenario.config["data"].get("kind") == "raster" and not (folder / "scene").exists():
+        from trainwise.datasets.scene import make_scene
+
+        make_scene(folder / "scene", size=192, seed=3)  # the same bytes for every attempt
     path = folder / f"{scenario.name}.yaml"
     path.write_text(yaml.safe_dump(scenario.config, sort_keys=False))
     return path

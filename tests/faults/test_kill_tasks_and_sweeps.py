@@ -24,6 +24,9 @@ PLANS = {
     # resume killed at a random moment of training.
     "images_augmented": Plan("images_augmented", (at_validation(5, "before"),
                                                   at_time("training", 2))),
+    # A UNet on random raster chips with augmentation: the same two kills.
+    "segmentation": Plan("segmentation", (at_validation(10, "before"),
+                                          at_time("training", 2))),
 }
 
 
