@@ -238,6 +238,12 @@ class ModelConfig(Section):
     kwargs: dict[str, Any] = {}  # keyword arguments for your own nn.Module
     init_from: str | None = None  # run directory whose final weights start this run (fine-tune)
     init_from_strict: bool = True  # every tensor must fit (else an error); false: load what fits
+    # raster, with init_from (not strict) from a run on other bands: new band name -> the
+    # source run's band whose first-convolution weights it starts from, e.g. {nir: red,
+    # swir1: red}; a source band shared by k bands is divided by k. Left out: same-named
+    # bands copy theirs and new ones start at zero (or, no name in common, the source's
+    # bands repeat in turn); see training/band_transfer.py.
+    band_map: dict[str, str] = {}
     freeze: list[str] = []  # parameter name patterns (fnmatch, e.g. 'layers.0.*') that don't train
     unfreeze: dict[int, list[str]] = {}  # {epoch: patterns}: frozen ones train from that epoch on
     input_noise: float = Field(0.0, ge=0.0)  # mlp: std of noise added to inputs in training; 0 off
@@ -315,6 +321,15 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _check_transfer_options(self) -> ModelConfig:
+        if self.band_map and not self.init_from:
+            raise ValueError("model.band_map maps this run's bands to those of the run that "
+                             "model.init_from names, but model.init_from is not set; set it "
+                             "to the run trained on the other bands, or remove model.band_map")
+        if self.band_map and self.init_from_strict:
+            raise ValueError("model.band_map adapts the first convolution to other bands, "
+                             "which a strict model.init_from never does (it loads every "
+                             "tensor as it is); set model.init_from_strict: false, or remove "
+                             "model.band_map")
         if self.unfreeze and not self.freeze:
             raise ValueError("model.unfreeze needs model.freeze: nothing is frozen, so nothing "
                              "can be unfrozen; list the parameters to freeze first")

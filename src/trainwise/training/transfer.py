@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainwise.training.band_transfer import describe_first_conv
+
 REPORT_FILE = "init_from.json"
 
 
@@ -46,10 +48,13 @@ def load_matching_weights(model: nn.Module, weights: dict[str, torch.Tensor]) ->
 
 
 def describe_init_report(report: dict) -> str:
-    """A few plain lines: where the weights came from, how many loaded, each skip and why."""
+    """A few plain lines: where the weights came from, how many loaded, the first
+    convolution's bands when they were adapted (``band_transfer``), each skip and why."""
     loaded, skipped = report["loaded"], report["skipped"]
     mode = "strict" if report.get("strict", True) else "partial"
     lines = [f"model.init_from ({mode}): loaded {len(loaded)} tensors from "
              f"{report['source']}, skipped {len(skipped)}"]
+    if report.get("first_conv"):
+        lines.append(describe_first_conv(report["first_conv"]))
     lines += [f"  skipped {item['name']}: {item['reason']}" for item in skipped]
     return "\n".join(lines)

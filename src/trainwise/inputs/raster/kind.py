@@ -42,14 +42,30 @@ class Raster(InputKind):
         try:
             attach_labels(scene, raster_cfg.labels, raster_cfg.align_labels,
                           raster_cfg.label_nodata)
-            return self._prepare(cfg, scene, fitted)
+            return self._prepare(cfg, scene, fitted, refit_target)
         finally:
             scene.close()
 
-    def _prepare(self, cfg, scene: Scene, fitted: RasterPreprocessor | None) -> PreparedData:
+    def _prepare(self, cfg, scene: Scene, fitted: RasterPreprocessor | None,
+                 refit_target: bool = True) -> PreparedData:
         data_cfg, raster_cfg = cfg.data, cfg.data.raster
-        if fitted is not None:
-            fitted.check_bands(scene.bands, f"data.source '{scene.path}'")
+        if fitted is not None and refit_target and fitted.band_names != scene.band_names:
+            # Transfer from a run on other bands (init_from, not strict): its band statistics
+            # do not apply, so fit afresh; its class order stays when the classes are the same.
+            class_values, classes = read_classes(scene, raster_cfg.classes, raster_cfg.labels)
+            if sorted(zip(fitted.class_values, fitted.classes)) == \
+                    sorted(zip(class_values, classes)):
+                class_values, classes = fitted.class_values, fitted.classes
+            fitted = None
+        elif fitted is not None:
+            try:
+                fitted.check_bands(scene.bands, f"data.source '{scene.path}'")
+            except UserError as err:
+                if refit_target:
+                    raise
+                raise UserError(f"{err}; or, to start from that run on these bands, set "
+                                "model.init_from_strict: false to copy and scale the first "
+                                "convolution") from None
             class_values, classes = fitted.class_values, fitted.classes
         else:
             class_values, classes = read_classes(scene, raster_cfg.classes, raster_cfg.labels)
