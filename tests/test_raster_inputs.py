@@ -176,3 +176,24 @@ def test_bad_rasters_exit_2_with_the_file_and_the_fix_and_leave_no_run(name, sce
     for part in expected:
         assert part in message, message
     assert not runs.exists() or not [p for p in runs.iterdir() if p.is_dir()]
+
+
+def test_named_regions_split_by_boxes_in_the_scenes_crs(scene):
+    """split.method boxes: [x_min, y_min, x_max, y_max] in metres; test boxes win over
+    validation boxes; training chips keep the buffer from both."""
+    cfg = raster_config(scene)
+    west, north = 500000.0, 5000000.0  # make_scene's upper-left corner, 10 m pixels
+    cfg["data"]["split"] = {"method": "boxes", "buffer": 50,
+                            "test_boxes": [[west, north - 640, west + 640, north]],
+                            "val_boxes": [[west + 1280, north - 1920, west + 1920, north - 1280]]}
+    data = prepare(cfg)
+    assert data.summary["split"]["boxes"] == {"train": 0, "val": 1, "test": 1}
+    for item in data.sample_ids["train"]:
+        row, col = (int(part.split()[-1]) for part in item.split(","))
+        # 5 pixels of buffer around the test box (rows, cols 0..63) and the val box (128..191)
+        assert row >= 64 + 5 or col >= 64 + 5, item
+        assert row + 32 <= 128 - 5 or col + 32 <= 128 - 5, item
+    assert data.summary["rows"]["test"] == 4 and data.summary["rows"]["val"] == 4
+    cfg["data"]["split"]["val_boxes"] = [[0, 0, 10, 10]]
+    with pytest.raises(UserError, match=r"val_boxes\[0\].*outside the scene"):
+        prepare(cfg)

@@ -1,14 +1,14 @@
-"""The validation confusion matrix while a classifier trains, for live readers."""
+"""The validation confusion matrix while a classifier (or a segmentation model, counting
+pixels) trains, for live readers."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import torch
-
 from trainwise.atomic import write_json_atomic
 from trainwise.callbacks.base import Callback
+from trainwise.segmentation_metrics import confusion_from_logits
 
 CONFUSION_FILE = "confusion_val.json"
 # At most one matrix every half second: a live page cannot show more, and a fast run (a few
@@ -63,7 +63,5 @@ class ValidationConfusion(Callback):
         step, outputs = getattr(trainer, "last_validation", None) or (None, None)
         if step != trainer.state.global_step or len(outputs) != len(targets):
             outputs = trainer.predict(features)
-        predicted = outputs.argmax(dim=1)  # (N,)
-        size = len(self.classes)
-        pairs = targets.long() * size + predicted  # (N,) one bin per (true, predicted)
-        return torch.bincount(pairs, minlength=size * size).reshape(size, size).tolist()
+        # Rows (N, K) or pixels (N, K, H, W); ignored pixels (segmentation) are not counted.
+        return confusion_from_logits(outputs, targets, len(self.classes)).tolist()

@@ -27,7 +27,7 @@ SPLIT_PARAMETERS = {
     "block_size": ("spatial_blocks",),
     "folds": ("spatial_blocks", "group_kfold"),
     "fold": ("spatial_blocks", "group_kfold"),
-    "buffer": ("spatial_blocks",),
+    "buffer": ("spatial_blocks", "boxes"),
 }
 STRICT_SPLITS = ("boxes", "spatial_blocks", "group_kfold")  # the later ones: strict checks
 FOLD_SPLITS = ("spatial_blocks", "group_kfold")  # k-fold: data.split.fold picks the test fold
@@ -49,14 +49,15 @@ class SplitConfig(Section):
     lon_column: str = "lon"  # longitude (x) column: boxes, spatial_blocks, the distance check
     lat_column: str = "lat"  # latitude (y) column: boxes, spatial_blocks, the distance check
     # boxes: rows with lon_min <= lon < lon_max and lat_min <= lat < lat_max. Test boxes take
-    # precedence over validation boxes; the rest trains. An empty list: no such split.
+    # precedence over validation boxes; the rest trains. An empty list: no such split. For a
+    # raster, boxes are [x_min, y_min, x_max, y_max] in the scene's CRS units (named regions).
     val_boxes: list[Box] = []
     test_boxes: list[Box] = []
     train_boxes: list[Box] = []  # boxes: train on rows in these only (others dropped); [] = all
     block_size: float | None = Field(None, gt=0.0)  # spatial_blocks: block side, coordinate units
     folds: int = Field(5, ge=2)  # spatial_blocks, group_kfold: k, the number of folds
     fold: int = Field(0, ge=0)  # spatial_blocks, group_kfold: the test fold, 0 to folds - 1
-    # spatial_blocks on a raster: training chips keep this distance (in the scene's CRS units)
+    # spatial_blocks or boxes on a raster: training chips keep this distance (CRS units)
     # from every validation and test block, against spatial autocorrelation; 0 = only no overlap.
     buffer: float = Field(0.0, ge=0.0)
     # Warn when a test row lies closer than this (great-circle km) to a training row; 0 records
@@ -77,10 +78,16 @@ class SplitConfig(Section):
             if lon_min >= lon_max or lat_min >= lat_max:
                 raise ValueError(f"{where}: each min must be below its max; a box is "
                                  "[lon_min, lat_min, lon_max, lat_max]")
-            if not -90.0 <= lat_min < lat_max <= 90.0:
-                raise ValueError(f"{where}: latitudes must lie within -90..90; a box is "
-                                 "[lon_min, lat_min, lon_max, lat_max] (longitude first)")
         return boxes
+
+    def check_box_latitudes(self) -> None:
+        """Tables' boxes are lon/lat degrees (a raster's are in its CRS units)."""
+        for name in ("val_boxes", "test_boxes", "train_boxes"):
+            for index, (lon_min, lat_min, lon_max, lat_max) in enumerate(getattr(self, name)):
+                if not -90.0 <= lat_min < lat_max <= 90.0:
+                    raise ValueError(f"{name}[{index}] = {[lon_min, lat_min, lon_max, lat_max]}: "
+                                     "latitudes must lie within -90..90; a box is [lon_min, "
+                                     "lat_min, lon_max, lat_max] (longitude first)")
 
     @model_validator(mode="after")
     def _check_method_fields(self) -> SplitConfig:
@@ -203,6 +210,8 @@ class DataConfig(Section):
 
     @model_validator(mode="after")
     def _check_kind_keys(self) -> DataConfig:
+        if self.kind != "raster":
+            self.split.check_box_latitudes()
         if self.kind == "tabular":
             if not self.target:
                 raise ValueError("target is required: the column to predict")
@@ -251,8 +260,9 @@ class DataConfig(Section):
         if not self.raster.labels:
             raise ValueError("data.kind: raster needs data.raster.labels: the label raster (one "
                              "band of class values on the scene's grid)")
-        if self.split.method not in ("spatial_blocks", "none"):
+        if self.split.method not in ("spatial_blocks", "boxes", "none"):
             raise ValueError(f"split.method '{self.split.method}' does not apply to rasters: "
                              "chips that overlap would leak across a random split. Use "
-                             "spatial_blocks (block_size in the scene's CRS units) or none")
+                             "spatial_blocks (block_size in the scene's CRS units), boxes "
+                             "(named regions, [x_min, y_min, x_max, y_max] in the CRS) or none")
         return self

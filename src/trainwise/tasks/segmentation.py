@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from trainwise.baselines import compute_baselines
+from trainwise.callbacks.confusion_recorder import CONFUSION_FILE, ValidationConfusion
 from trainwise.segmentation_metrics import confusion_from_logits, metrics_from_confusion
 from trainwise.tasks.base import CHUNK_VALUES, SplitResult, Task
 from trainwise.tasks.classification import focal_alpha
@@ -54,6 +55,12 @@ class Segmentation(Task):
             "values": dict(zip(prep.classes, (float(f"{w:.6g}") for w in weights.tolist()))),
             "configured": cfg.task.class_weights,
             "applied_to": "training and validation loss, per labelled pixel"}}
+
+    def callbacks(self, cfg, data, run_dir) -> list:
+        # For live readers (trainwise serve): the validation pixels' confusion matrix.
+        if not data.has_validation:
+            return []
+        return [ValidationConfusion(run_dir.file(CONFUSION_FILE), data.preprocessor.classes)]
 
     def baselines(self, cfg, data) -> dict:
         """The references on labelled pixels: a constant (the class shares) and a per-pixel

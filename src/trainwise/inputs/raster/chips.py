@@ -43,6 +43,9 @@ class BlockSplit:
         cols = (np.arange(window.col_off, window.col_off + window.width) // self.block_pixels)
         return self.assignment[rows.astype(int)[:, None], cols.astype(int)[None, :]]
 
+    def counts(self) -> dict:
+        return {name: int((self.assignment == index).sum()) for index, name in enumerate(SPLITS)}
+
     def only_train(self, window: Window, buffer_pixels: int, width: int, height: int) -> bool:
         """Whether ``window`` grown by ``buffer_pixels`` (clipped to the scene) is all train."""
         top = max(0, window.row_off - buffer_pixels)
@@ -52,6 +55,91 @@ class BlockSplit:
         first_row, last_row = int(top // self.block_pixels), int((bottom - 1) // self.block_pixels)
         first_col, last_col = int(left // self.block_pixels), int((right - 1) // self.block_pixels)
         return bool((self.assignment[first_row:last_row + 1, first_col:last_col + 1] == 0).all())
+
+
+@dataclass(frozen=True)
+class BoxSplit:
+    """Named regions (``split.method: boxes``): pixel rectangles of the test and validation
+    boxes (test first), and optionally the only region that trains (``train_boxes``)."""
+
+    test: tuple[tuple[int, int, int, int], ...]  # (row0, col0, row1, col1), end exclusive
+    val: tuple[tuple[int, int, int, int], ...]
+    train: tuple[tuple[int, int, int, int], ...]  # empty: everything else trains
+
+    def split_of_pixels(self, window: Window) -> np.ndarray:
+        rows = np.arange(window.row_off, window.row_off + window.height)[:, None]
+        cols = np.arange(window.col_off, window.col_off + window.width)[None, :]
+        split = np.zeros((len(rows), cols.shape[1]), dtype=np.int8)
+        if self.train:  # outside every training box and every held-out box: no split (3)
+            split[:] = 3
+            for box in self.train:
+                split[_inside(box, rows, cols)] = 0
+        for index, boxes in ((1, self.val), (2, self.test)):  # test last: it takes precedence
+            for box in boxes:
+                split[_inside(box, rows, cols)] = index
+        return split
+
+    def only_train(self, window: Window, buffer_pixels: int, width: int, height: int) -> bool:
+        grown = Window(window.col_off - buffer_pixels, window.row_off - buffer_pixels,
+                       window.width + 2 * buffer_pixels, window.height + 2 * buffer_pixels)
+        if any(_overlaps(box, grown) for box in (*self.val, *self.test)):
+            return False
+        return not self.train or any(_contains(box, window) for box in self.train)
+
+    def counts(self) -> dict:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def box_split(transform, width: int, height: int, split_cfg) -> BoxSplit:
+    """The boxes of ``split_cfg`` (CRS units) as pixel rectangles of the scene.
+
+    Raises:
+        UserError: a box that lies outside the scene, naming it.
+    """
+    def pixels(name: str) -> tuple:
+        rectangles = []
+        for index, (x_min, y_min, x_max, y_max) in enumerate(getattr(split_cfg, name)):
+            cols, rows = _apply(~transform, np.array([x_min, x_max]), np.array([y_max, y_min]))
+            row0, col0 = max(0, int(np.floor(rows.min()))), max(0, int(np.floor(cols.min())))
+            row1, col1 = min(height, int(np.ceil(rows.max()))), min(width, int(np.ceil(cols.max())))
+            if row0 >= row1 or col0 >= col1:
+                raise UserError(f"data.split.{name}[{index}] = {[x_min, y_min, x_max, y_max]} "
+                                f"lies outside the scene (its bounds are {_bounds(transform, width, height)} "
+                                "in the scene's CRS); give boxes as [x_min, y_min, x_max, y_max] "
+                                "in the scene's CRS units")
+            rectangles.append((row0, col0, row1, col1))
+        return tuple(rectangles)
+    return BoxSplit(pixels("test_boxes"), pixels("val_boxes"), pixels("train_boxes"))
+
+
+def _inside(box, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    row0, col0, row1, col1 = box
+    return (rows >= row0) & (rows < row1) & (cols >= col0) & (cols < col1)
+
+
+def _overlaps(box, window: Window) -> bool:
+    row0, col0, row1, col1 = box
+    return (window.row_off < row1 and window.row_off + window.height > row0
+            and window.col_off < col1 and window.col_off + window.width > col0)
+
+
+def _contains(box, window: Window) -> bool:
+    row0, col0, row1, col1 = box
+    return (window.row_off >= row0 and window.row_off + window.height <= row1
+            and window.col_off >= col0 and window.col_off + window.width <= col1)
+
+
+def _apply(transform, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``transform`` applied to points (written out: affine's ``*`` warns it is deprecated)."""
+    return (transform.a * x + transform.b * y + transform.c,
+            transform.d * x + transform.e * y + transform.f)
+
+
+def _bounds(transform, width: int, height: int) -> list[float]:
+    (left, right), (top, bottom) = _apply(transform, np.array([0.0, width]),
+                                          np.array([0.0, height]))
+    return [round(min(left, right), 3), round(min(top, bottom), 3), round(max(left, right), 3),
+            round(max(top, bottom), 3)]
 
 
 def block_split(width: int, height: int, pixel_size: float, split_cfg, seed: int) -> BlockSplit:

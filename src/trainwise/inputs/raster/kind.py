@@ -20,8 +20,8 @@ from trainwise.data.prepare import PreparedData, tiny_split_warnings
 from trainwise.data.split import split_seed
 from trainwise.errors import UserError
 from trainwise.inputs.base import InputKind
-from trainwise.inputs.raster.chips import (SPLITS, BlockSplit, block_split, grid_windows,
-                                           training_windows)
+from trainwise.inputs.raster.chips import (SPLITS, BlockSplit, BoxSplit, block_split,
+                                           box_split, grid_windows, training_windows)
 from trainwise.inputs.raster.preprocess import RasterPreprocessor
 from trainwise.inputs.raster.scene import Scene, attach_labels, open_scene, read_classes
 from trainwise.training.augment import build_augmenter
@@ -70,8 +70,11 @@ class Raster(InputKind):
         else:
             class_values, classes = read_classes(scene, raster_cfg.classes, raster_cfg.labels)
         pixel_size = abs(scene.dataset.transform.a)
-        blocks = block_split(scene.width, scene.height, pixel_size, data_cfg.split,
-                             split_seed(cfg))
+        if data_cfg.split.method == "boxes":
+            blocks = box_split(scene.dataset.transform, scene.width, scene.height, data_cfg.split)
+        else:
+            blocks = block_split(scene.width, scene.height, pixel_size, data_cfg.split,
+                                 split_seed(cfg))
         chip = raster_cfg.chip_size
         buffer_pixels = int(np.ceil(data_cfg.split.buffer / pixel_size))
         read = _usable_reader(scene, class_values)
@@ -148,7 +151,7 @@ def _usable_reader(scene: Scene, class_values: list[int]):
 NO_LABEL = np.iinfo(np.int64).min  # marks a pixel outside the chip's split, before encoding
 
 
-def _read_chip(read, blocks: BlockSplit, window: Window, split: str):
+def _read_chip(read, blocks: BlockSplit | BoxSplit, window: Window, split: str):
     """``(bands, valid, scored, labels)``: ``valid`` pixels have data in every band (the
     model sees the others as 0); ``scored`` ones are also labelled and in ``split``, and only
     they keep their label."""
@@ -169,8 +172,8 @@ def _encode(prep: RasterPreprocessor, chips: list, chip: int, bands: int):
     return x, y
 
 
-def _summary(arrays: dict, windows: dict, blocks: BlockSplit, prep: RasterPreprocessor,
-             pixel_size: float, data_cfg) -> dict:
+def _summary(arrays: dict, windows: dict, blocks: BlockSplit | BoxSplit,
+             prep: RasterPreprocessor, pixel_size: float, data_cfg) -> dict:
     """data_summary.json: chips and labelled pixels per split, class pixels, blocks, bands."""
     pixels = {split: np.bincount(y[y != IGNORE_LABEL], minlength=len(prep.classes)).tolist()
               for split, (_, y) in arrays.items()}
@@ -181,10 +184,10 @@ def _summary(arrays: dict, windows: dict, blocks: BlockSplit, prep: RasterPrepro
         "sample_shape": prep.sample_shape,
         "bands": prep.band_names,
         "split": {"method": data_cfg.split.method,
-                  "blocks": {name: int((blocks.assignment == index).sum())
-                             for index, name in enumerate(SPLITS)},
-                  "block_pixels": round(blocks.block_pixels, 2),
-                  "buffer_pixels": int(np.ceil(data_cfg.split.buffer / pixel_size))},
+                  "blocks" if isinstance(blocks, BlockSplit) else "boxes": blocks.counts(),
+                  "buffer_pixels": int(np.ceil(data_cfg.split.buffer / pixel_size)),
+                  **({"block_pixels": round(blocks.block_pixels, 2)}
+                     if isinstance(blocks, BlockSplit) else {})},
     }
 
 

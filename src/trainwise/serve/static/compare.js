@@ -50,7 +50,7 @@ async function main() {
   const { runs, settings } = await api(`/api/compare?${query}`);
   overlay(byId("loss-chart"), "Loss", runs, "loss");
   const metrics = new Set(runs.flatMap(({ history }) => Object.keys(history[0] || {}))
-    .filter((key) => ["accuracy", "mae"].includes(key)));
+    .filter((key) => ["accuracy", "pixel_accuracy", "mae"].includes(key)));
   for (const name of metrics) {
     const box = el("div", { class: "chart" });
     byId("metric-charts").append(box);

@@ -11,7 +11,7 @@ import {
 const runId = decodeURIComponent(window.location.pathname.split("/").pop());
 // History keys that are not a metric with a validation twin.
 const NOT_METRICS = new Set(["epoch", "loss", "lr", "grad_norm", "epoch_time_s"]);
-const HEADLINE_METRICS = ["accuracy", "mae"];
+const HEADLINE_METRICS = ["accuracy", "pixel_accuracy", "mae"];
 
 const state = { run: null, detail: {}, epochs: new Map(), batches: [] };
 const charts = {

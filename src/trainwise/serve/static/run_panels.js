@@ -8,6 +8,7 @@ const SPLIT_NAMES = { train: "training", val: "validation", test: "test" };
 const RESULT_METRICS = {
   classification: ["accuracy", "balanced_accuracy", "macro_f1", "pr_auc", "n"],
   regression: ["mae", "rmse", "r2", "n"],
+  segmentation: ["pixel_accuracy", "mean_iou", "pixels"],
 };
 
 export function renderResults(metrics, task) {
