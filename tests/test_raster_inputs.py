@@ -197,3 +197,30 @@ def test_named_regions_split_by_boxes_in_the_scenes_crs(scene):
     cfg["data"]["split"]["val_boxes"] = [[0, 0, 10, 10]]
     with pytest.raises(UserError, match=r"val_boxes\[0\].*outside the scene"):
         prepare(cfg)
+
+
+def test_several_scenes_each_split_into_blocks_of_their_own(scene, tmp_path):
+    other = tmp_path / "other"
+    make_scene(other, size=128, seed=4)
+    cfg = raster_config(scene)
+    cfg["data"]["raster"]["scenes"] = [{"image": str(other / "scene.tif"),
+                                        "labels": str(other / "labels.tif")}]
+    data = prepare(cfg)
+    assert data.summary["scenes"] == 2
+    from_second = [item for item in data.sample_ids["train"] if item.startswith("scene 1:")]
+    # Chips in proportion to area: 24 * 128² / (192² + 128²) = 7.4 -> up to 7 from the
+    # second (its small training blocks may hold fewer), 17 from the first.
+    assert 1 <= len(from_second) <= 7
+    assert len(data.sample_ids["train"]) == 17 + len(from_second)
+    alone = prepare(raster_config(scene))  # the first scene draws as it would alone...
+    first = [i.removeprefix("scene 0: ") for i in data.sample_ids["train"] if "scene 0" in i]
+    assert first == alone.sample_ids["train"][:len(first)]  # ...fewer of the same chips
+    three_bands = tmp_path / "rgb.tif"
+    with rasterio.open(other / "scene.tif") as src:
+        profile, values = src.profile, src.read()[:3]
+    profile.update(count=3)
+    with rasterio.open(three_bands, "w", **profile) as dst:
+        dst.write(values)
+    cfg["data"]["raster"]["scenes"][0]["image"] = str(three_bands)
+    with pytest.raises(UserError, match="the same bands in the same order"):
+        prepare(cfg)

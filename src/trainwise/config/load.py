@@ -122,9 +122,11 @@ def _anchor_paths(raw: dict, folder: Path) -> None:
         return
     split = data.get("split") if isinstance(data.get("split"), dict) else {}
     raster = data.get("raster") if isinstance(data.get("raster"), dict) else {}
+    scenes = [entry for entry in raster.get("scenes") or [] if isinstance(entry, dict)]
     for section, key in ((data, "source"), (data, "index"), (data, "cache_dir"),
                          (split, "val_file"), (split, "test_file"), (raster, "labels"),
-                         (raster, "classes")):
+                         (raster, "classes"), *((entry, "image") for entry in scenes),
+                         *((entry, "labels") for entry in scenes)):
         value = section.get(key)
         if isinstance(value, str) and _looks_like_path(value) and not Path(value).is_absolute():
             # Absolute, so the run record's config still finds the file from any folder.

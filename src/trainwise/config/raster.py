@@ -9,10 +9,18 @@ from pydantic import Field, model_validator
 from trainwise.config.section import Section
 
 
+class SceneEntry(Section):
+    image: str  # a multi-band GeoTIFF with the same bands as data.source
+    labels: str  # its label raster
+
+
 class RasterConfig(Section):
     # The label raster: one band of class values on the scene's grid (data.source is the
     # scene, a multi-band GeoTIFF). Relative paths are relative to the config file.
     labels: str | None = None
+    # More scenes, each with its label raster: [{image: b.tif, labels: b_labels.tif}, ...].
+    # Every scene is split into blocks (or boxes) of its own; chips come from all of them.
+    scenes: list[SceneEntry] = []
     # A CSV with columns value,name: the classes and their order. None: classes.csv beside
     # the label raster if there is one, else every value found in the label raster.
     classes: str | None = None

@@ -65,12 +65,14 @@ class BoxSplit:
     test: tuple[tuple[int, int, int, int], ...]  # (row0, col0, row1, col1), end exclusive
     val: tuple[tuple[int, int, int, int], ...]
     train: tuple[tuple[int, int, int, int], ...]  # empty: everything else trains
+    outside: frozenset[str] = frozenset()  # boxes ("val_boxes[0]") that miss this scene
+    has_train_boxes: bool = False  # train_boxes were given (maybe all outside this scene)
 
     def split_of_pixels(self, window: Window) -> np.ndarray:
         rows = np.arange(window.row_off, window.row_off + window.height)[:, None]
         cols = np.arange(window.col_off, window.col_off + window.width)[None, :]
         split = np.zeros((len(rows), cols.shape[1]), dtype=np.int8)
-        if self.train:  # outside every training box and every held-out box: no split (3)
+        if self.has_train_boxes:  # outside every training box and held-out box: no split (3)
             split[:] = 3
             for box in self.train:
                 split[_inside(box, rows, cols)] = 0
@@ -84,18 +86,17 @@ class BoxSplit:
                        window.width + 2 * buffer_pixels, window.height + 2 * buffer_pixels)
         if any(_overlaps(box, grown) for box in (*self.val, *self.test)):
             return False
-        return not self.train or any(_contains(box, window) for box in self.train)
+        return not self.has_train_boxes or any(_contains(box, window) for box in self.train)
 
     def counts(self) -> dict:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
 def box_split(transform, width: int, height: int, split_cfg) -> BoxSplit:
-    """The boxes of ``split_cfg`` (CRS units) as pixel rectangles of the scene.
+    """The boxes of ``split_cfg`` (CRS units) as pixel rectangles of one scene; the boxes
+    that miss it are listed in ``outside`` (``check_boxes_found`` checks them all)."""
+    outside = set()
 
-    Raises:
-        UserError: a box that lies outside the scene, naming it.
-    """
     def pixels(name: str) -> tuple:
         rectangles = []
         for index, (x_min, y_min, x_max, y_max) in enumerate(getattr(split_cfg, name)):
@@ -103,13 +104,33 @@ def box_split(transform, width: int, height: int, split_cfg) -> BoxSplit:
             row0, col0 = max(0, int(np.floor(rows.min()))), max(0, int(np.floor(cols.min())))
             row1, col1 = min(height, int(np.ceil(rows.max()))), min(width, int(np.ceil(cols.max())))
             if row0 >= row1 or col0 >= col1:
-                raise UserError(f"data.split.{name}[{index}] = {[x_min, y_min, x_max, y_max]} "
-                                f"lies outside the scene (its bounds are {_bounds(transform, width, height)} "
-                                "in the scene's CRS); give boxes as [x_min, y_min, x_max, y_max] "
-                                "in the scene's CRS units")
-            rectangles.append((row0, col0, row1, col1))
+                outside.add(f"{name}[{index}]")
+            else:
+                rectangles.append((row0, col0, row1, col1))
         return tuple(rectangles)
-    return BoxSplit(pixels("test_boxes"), pixels("val_boxes"), pixels("train_boxes"))
+    test, val, train = pixels("test_boxes"), pixels("val_boxes"), pixels("train_boxes")
+    return BoxSplit(test, val, train, frozenset(outside), bool(split_cfg.train_boxes))
+
+
+def check_boxes_found(splits: list[BoxSplit], split_cfg, bounds: list[list[float]]) -> None:
+    """Every box must lie (at least partly) in some scene.
+
+    Raises:
+        UserError: naming the first box that lies outside every scene, and the scenes' bounds.
+    """
+    missing = frozenset.intersection(*(split.outside for split in splits))
+    for name in ("test_boxes", "val_boxes", "train_boxes"):
+        for index, box in enumerate(getattr(split_cfg, name)):
+            if f"{name}[{index}]" in missing:
+                raise UserError(f"data.split.{name}[{index}] = {list(box)} lies outside the "
+                                f"scene (bounds {', '.join(map(str, bounds))} in the scene's "
+                                "CRS); give boxes as [x_min, y_min, x_max, y_max] in the "
+                                "scene's CRS units")
+
+
+def scene_bounds(transform, width: int, height: int) -> list[float]:
+    """[x_min, y_min, x_max, y_max] of a scene in its CRS."""
+    return _bounds(transform, width, height)
 
 
 def _inside(box, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import ExitStack
 
 import numpy as np
 import torch
@@ -21,7 +22,8 @@ from trainwise.data.split import split_seed
 from trainwise.errors import UserError
 from trainwise.inputs.base import InputKind
 from trainwise.inputs.raster.chips import (SPLITS, BlockSplit, BoxSplit, block_split,
-                                           box_split, grid_windows, training_windows)
+                                           box_split, check_boxes_found, grid_windows,
+                                           scene_bounds, training_windows)
 from trainwise.inputs.raster.preprocess import RasterPreprocessor
 from trainwise.inputs.raster.scene import Scene, attach_labels, open_scene, read_classes
 from trainwise.training.augment import build_augmenter
@@ -37,65 +39,54 @@ class Raster(InputKind):
 
     def prepare(self, cfg, fitted: RasterPreprocessor | None = None,
                 refit_target: bool = True) -> PreparedData:
-        data_cfg, raster_cfg = cfg.data, cfg.data.raster
-        scene = open_scene(data_cfg.source, "data.source", raster_cfg.nodata)
-        try:
-            attach_labels(scene, raster_cfg.labels, raster_cfg.align_labels,
-                          raster_cfg.label_nodata)
-            return self._prepare(cfg, scene, fitted, refit_target)
-        finally:
-            scene.close()
+        raster_cfg = cfg.data.raster
+        with ExitStack() as stack:
+            scenes = []
+            for image, labels, field in scene_files(cfg):
+                scene = open_scene(image, f"{field}image" if field else "data.source",
+                                   raster_cfg.nodata)
+                stack.callback(scene.close)
+                scenes.append(attach_labels(scene, labels, raster_cfg.align_labels,
+                                            raster_cfg.label_nodata,
+                                            f"{field}labels" if field else "data.raster.labels"))
+            return self._prepare(cfg, scenes, fitted, refit_target)
 
-    def _prepare(self, cfg, scene: Scene, fitted: RasterPreprocessor | None,
+    def _prepare(self, cfg, scenes: list[Scene], fitted: RasterPreprocessor | None,
                  refit_target: bool = True) -> PreparedData:
         data_cfg, raster_cfg = cfg.data, cfg.data.raster
-        if fitted is not None and refit_target and fitted.band_names != scene.band_names:
-            # Transfer from a run on other bands (init_from, not strict): its band statistics
-            # do not apply, so fit afresh; its class order stays when the classes are the same.
-            class_values, classes = read_classes(scene, raster_cfg.classes, raster_cfg.labels)
-            if sorted(zip(fitted.class_values, fitted.classes)) == \
-                    sorted(zip(class_values, classes)):
-                class_values, classes = fitted.class_values, fitted.classes
-            fitted = None
-        elif fitted is not None:
-            try:
-                fitted.check_bands(scene.bands, f"data.source '{scene.path}'")
-            except UserError as err:
-                if refit_target:
-                    raise
-                raise UserError(f"{err}; or, to start from that run on these bands, set "
-                                "model.init_from_strict: false to copy and scale the first "
-                                "convolution") from None
-            class_values, classes = fitted.class_values, fitted.classes
-        else:
-            class_values, classes = read_classes(scene, raster_cfg.classes, raster_cfg.labels)
-        pixel_size = abs(scene.dataset.transform.a)
-        if data_cfg.split.method == "boxes":
-            blocks = box_split(scene.dataset.transform, scene.width, scene.height, data_cfg.split)
-        else:
-            blocks = block_split(scene.width, scene.height, pixel_size, data_cfg.split,
-                                 split_seed(cfg))
+        _check_same_bands(scenes)
+        fitted, class_values, classes = _classes(scenes, fitted, refit_target, raster_cfg)
         chip = raster_cfg.chip_size
-        buffer_pixels = int(np.ceil(data_cfg.split.buffer / pixel_size))
-        read = _usable_reader(scene, class_values)
-        windows = {"train": training_windows(
-            blocks, lambda window: read(window)[2].mean(), scene.width, scene.height, chip,
-            raster_cfg.train_chips, buffer_pixels, raster_cfg.min_labelled, cfg.train.seed)}
-        grid = grid_windows(scene.width, scene.height, chip, raster_cfg.eval_stride)
-        for index, split in enumerate(SPLITS[1:], start=1):
-            windows[split] = [w for w in grid if (blocks.split_of_pixels(w) == index).any()]
-        raw = {split: [_read_chip(read, blocks, window, split) for window in split_windows]
-               for split, split_windows in windows.items()}
+        windows: dict[str, list] = {split: [] for split in SPLITS}
+        raw: dict[str, list] = {split: [] for split in SPLITS}
+        splits = []
+        areas = np.array([scene.width * scene.height for scene in scenes], dtype=np.float64)
+        for index, scene in enumerate(scenes):
+            # Chips per scene in proportion to its area; scene 0 draws as a lone scene would.
+            count = max(1, round(raster_cfg.train_chips * areas[index] / areas.sum()))
+            split, scene_windows, scene_raw = _scene_chips(cfg, scene, index, count,
+                                                           class_values)
+            splits.append(split)
+            for name in SPLITS:
+                windows[name] += [(index, window) for window in scene_windows[name]]
+                raw[name] += scene_raw[name]
+        if data_cfg.split.method == "boxes":
+            check_boxes_found(splits, data_cfg.split, [
+                scene_bounds(s.dataset.transform, s.width, s.height) for s in scenes])
+        first = scenes[0]
         prep = fitted or RasterPreprocessor.fit(
             ((values[None], scored[None]) for values, _, scored, _ in raw["train"]),
-            scene.band_names, chip, class_values, classes, data_cfg.target, scene.nodata,
-            scene.label_nodata)
-        arrays = {split: _encode(prep, chips, chip, scene.bands) for split, chips in raw.items()}
-        summary = _summary(arrays, windows, blocks, prep, pixel_size, data_cfg)
+            first.band_names, chip, class_values, classes, data_cfg.target, first.nodata,
+            first.label_nodata)
+        arrays = {split: _encode(prep, chips, chip, first.bands) for split, chips in raw.items()}
+        summary = _summary(arrays, windows, splits, prep, abs(first.dataset.transform.a),
+                           data_cfg)
         warnings = tiny_split_warnings(summary["rows"], cfg)
         if warnings:
             summary["warnings"] = warnings
-        ids = {split: [f"row {w.row_off}, col {w.col_off}" for w in split_windows]
+        several = len(scenes) > 1
+        ids = {split: [(f"scene {index}: " if several else "")
+                       + f"row {w.row_off}, col {w.col_off}" for index, w in split_windows]
                for split, split_windows in windows.items()}
         return PreparedData(prep, arrays, summary, _fingerprint(data_cfg), sample_ids=ids)
 
@@ -136,6 +127,74 @@ MAPS_ONLY = ("a raster run maps whole scenes with `trainwise segment RUN --raste
              "evaluate read tables, frames and images")
 
 
+def scene_files(cfg) -> list[tuple[str, str, str | None]]:
+    """``(image, labels, config field prefix)`` of every scene: data.source first."""
+    raster_cfg = cfg.data.raster
+    return [(cfg.data.source, raster_cfg.labels, None)] + [
+        (entry.image, entry.labels, f"data.raster.scenes[{index}].")
+        for index, entry in enumerate(raster_cfg.scenes)]
+
+
+def _check_same_bands(scenes: list[Scene]) -> None:
+    first = scenes[0]
+    for scene in scenes[1:]:
+        if scene.band_names != first.band_names:
+            raise UserError(f"scene '{scene.path}' has bands {scene.band_names}, but "
+                            f"'{first.path}' has {first.band_names}; every scene of a run needs "
+                            "the same bands in the same order")
+
+
+def _classes(scenes: list[Scene], fitted: RasterPreprocessor | None, refit_target: bool,
+             raster_cfg) -> tuple[RasterPreprocessor | None, list[int], list[str]]:
+    """The preprocessing to reuse (or None: fit one) and the class values and names."""
+    first = scenes[0]
+    if fitted is not None and refit_target and fitted.band_names != first.band_names:
+        # Transfer from a run on other bands (init_from, not strict): its band statistics
+        # do not apply, so fit afresh; its class order stays when the classes are the same.
+        class_values, classes = read_classes(scenes, raster_cfg.classes)
+        if sorted(zip(fitted.class_values, fitted.classes)) == sorted(zip(class_values, classes)):
+            class_values, classes = fitted.class_values, fitted.classes
+        return None, class_values, classes
+    if fitted is not None:
+        try:
+            fitted.check_bands(first.bands, f"data.source '{first.path}'")
+        except UserError as err:
+            if refit_target:
+                raise
+            raise UserError(f"{err}; or, to start from that run on these bands, set "
+                            "model.init_from_strict: false to copy and scale the first "
+                            "convolution") from None
+        return fitted, fitted.class_values, fitted.classes
+    return None, *read_classes(scenes, raster_cfg.classes)
+
+
+def _scene_chips(cfg, scene: Scene, index: int, train_chips: int, class_values: list[int]):
+    """One scene's split (blocks or boxes), chip windows per split and their raw pixels."""
+    data_cfg, raster_cfg = cfg.data, cfg.data.raster
+    pixel_size = abs(scene.dataset.transform.a)
+    if data_cfg.split.method == "boxes":
+        split = box_split(scene.dataset.transform, scene.width, scene.height, data_cfg.split)
+    else:  # each scene deals its own blocks; the first as a run of one scene would
+        split = block_split(scene.width, scene.height, pixel_size, data_cfg.split,
+                            split_seed(cfg) + SCENE_SEED_STEP * index)
+    chip = raster_cfg.chip_size
+    buffer_pixels = int(np.ceil(data_cfg.split.buffer / pixel_size))
+    read = _usable_reader(scene, class_values)
+    windows = {"train": training_windows(
+        split, lambda window: read(window)[2].mean(), scene.width, scene.height, chip,
+        train_chips, buffer_pixels, raster_cfg.min_labelled,
+        cfg.train.seed + SCENE_SEED_STEP * index)}
+    grid = grid_windows(scene.width, scene.height, chip, raster_cfg.eval_stride)
+    for position, name in enumerate(SPLITS[1:], start=1):
+        windows[name] = [w for w in grid if (split.split_of_pixels(w) == position).any()]
+    raw = {name: [_read_chip(read, split, window, name) for window in name_windows]
+           for name, name_windows in windows.items()}
+    return split, windows, raw
+
+
+SCENE_SEED_STEP = 7919  # a prime: scene k's blocks and chips draw from seed + k * this
+
+
 def _usable_reader(scene: Scene, class_values: list[int]):
     """``window -> (bands, valid, usable, labels)``: usable pixels are valid (no band is
     nodata) and carry a label of the class list."""
@@ -172,29 +231,34 @@ def _encode(prep: RasterPreprocessor, chips: list, chip: int, bands: int):
     return x, y
 
 
-def _summary(arrays: dict, windows: dict, blocks: BlockSplit | BoxSplit,
-             prep: RasterPreprocessor, pixel_size: float, data_cfg) -> dict:
+def _summary(arrays: dict, windows: dict, splits: list, prep: RasterPreprocessor,
+             pixel_size: float, data_cfg) -> dict:
     """data_summary.json: chips and labelled pixels per split, class pixels, blocks, bands."""
     pixels = {split: np.bincount(y[y != IGNORE_LABEL], minlength=len(prep.classes)).tolist()
               for split, (_, y) in arrays.items()}
+    regions = "blocks" if isinstance(splits[0], BlockSplit) else "boxes"
+    counts = {name: sum(split.counts()[name] for split in splits) for name in SPLITS}
+    split_summary = {"method": data_cfg.split.method, regions: counts,
+                     "buffer_pixels": int(np.ceil(data_cfg.split.buffer / pixel_size))}
+    if regions == "blocks":
+        split_summary["block_pixels"] = round(splits[0].block_pixels, 2)
     return {
         "rows": {split: len(split_windows) for split, split_windows in windows.items()},
         "labelled_pixels": {split: int(sum(counts)) for split, counts in pixels.items()},
         "classes": {split: dict(zip(prep.classes, counts)) for split, counts in pixels.items()},
         "sample_shape": prep.sample_shape,
         "bands": prep.band_names,
-        "split": {"method": data_cfg.split.method,
-                  "blocks" if isinstance(blocks, BlockSplit) else "boxes": blocks.counts(),
-                  "buffer_pixels": int(np.ceil(data_cfg.split.buffer / pixel_size)),
-                  **({"block_pixels": round(blocks.block_pixels, 2)}
-                     if isinstance(blocks, BlockSplit) else {})},
+        "scenes": len(splits),
+        "split": split_summary,
     }
 
 
 def _fingerprint(data_cfg) -> str:
     """The scene's and labels' paths, sizes and modification times (as the array cache)."""
     parts = []
-    for path in (data_cfg.source, data_cfg.raster.labels, data_cfg.raster.classes):
+    paths = [data_cfg.source, data_cfg.raster.labels, data_cfg.raster.classes]
+    paths += [path for entry in data_cfg.raster.scenes for path in (entry.image, entry.labels)]
+    for path in paths:
         if path and os.path.exists(path):
             stat = os.stat(path)
             parts.append(f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}")

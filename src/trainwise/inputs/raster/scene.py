@@ -38,6 +38,8 @@ class Scene:
     nodata: float | None
     labels: rasterio.io.DatasetReaderBase | None = None
     label_nodata: int | None = None
+    labels_path: str | None = None
+    labels_field: str = "data.raster.labels"
     _stack: ExitStack | None = None
 
     @property
@@ -93,15 +95,16 @@ def open_scene(path: str, field: str, nodata: float | None = None) -> Scene:
     return Scene(path, dataset, dataset.nodata if nodata is None else nodata, _stack=stack)
 
 
-def attach_labels(scene: Scene, path: str, align: str, label_nodata: int | None) -> Scene:
+def attach_labels(scene: Scene, path: str, align: str, label_nodata: int | None,
+                  field: str = "data.raster.labels") -> Scene:
     """Open the label raster on ``scene``'s grid (see the module docstring).
 
     Raises:
         UserError: a missing file, more than one band, or another grid with ``align: refuse``.
     """
-    labels = scene._stack.enter_context(_open(path, "data.raster.labels"))
+    labels = scene._stack.enter_context(_open(path, field))
     if labels.count != 1:
-        raise UserError(f"data.raster.labels '{path}' has {labels.count} bands; a label raster "
+        raise UserError(f"{field} '{path}' has {labels.count} bands; a label raster "
                         "has one band of class values")
     nodata = labels.nodata if label_nodata is None else label_nodata
     same_grid = (labels.crs == scene.dataset.crs and labels.width == scene.width
@@ -110,7 +113,7 @@ def attach_labels(scene: Scene, path: str, align: str, label_nodata: int | None)
     if not same_grid:
         if align != "nearest":
             raise UserError(
-                f"data.raster.labels '{path}' is on another grid than the scene "
+                f"{field} '{path}' is on another grid than the scene "
                 f"'{scene.path}': {_grid(labels)} vs {_grid(scene.dataset)}. Write the labels on "
                 "the scene's grid, or set data.raster.align_labels: nearest to resample them "
                 "onto it (nearest neighbour)")
@@ -120,31 +123,33 @@ def attach_labels(scene: Scene, path: str, align: str, label_nodata: int | None)
             nodata=nodata if nodata is not None else 255))
         nodata = labels.nodata
     scene.labels, scene.label_nodata = labels, None if nodata is None else int(nodata)
+    scene.labels_path, scene.labels_field = path, field
     return scene
 
 
-def read_classes(scene: Scene, classes_path: str | None, labels_path: str
-                 ) -> tuple[list[int], list[str]]:
-    """The class values (as in the label raster) and names, in the model's output order.
+def read_classes(scenes: list[Scene], classes_path: str | None) -> tuple[list[int], list[str]]:
+    """The class values (as in the label rasters) and names, in the model's output order.
 
-    From ``data.raster.classes``, else ``classes.csv`` beside the label raster, else every
-    value the label raster holds (named by its value).
+    From ``data.raster.classes``, else ``classes.csv`` beside the first label raster, else
+    every value the label rasters hold (named by its value).
 
     Raises:
         UserError: a malformed classes file, or label values outside its list.
     """
-    found = _label_values(scene)
-    path = classes_path or str(Path(labels_path).with_name("classes.csv"))
+    found = {scene.labels_path: _label_values(scene) for scene in scenes}
+    path = classes_path or str(Path(scenes[0].labels_path).with_name("classes.csv"))
     if classes_path is None and not Path(path).is_file():
-        values = sorted(found)
+        values = sorted(set().union(*found.values()))
         return values, [str(value) for value in values]
     values, names = _read_classes_csv(path)
-    unknown = sorted(found - set(values))
-    if unknown:
-        raise UserError(f"data.raster.labels '{labels_path}' holds values {unknown[:10]} that are "
-                        f"not in the class list '{path}' ({', '.join(map(str, values))}); add "
-                        "them to the list, or mark them as the label raster's nodata "
-                        "(data.raster.label_nodata)")
+    for scene in scenes:
+        unknown = sorted(found[scene.labels_path] - set(values))
+        if unknown:
+            raise UserError(
+                f"{scene.labels_field} '{scene.labels_path}' holds values {unknown[:10]} that "
+                f"are not in the class list '{path}' ({', '.join(map(str, values))}); add them "
+                "to the list, or mark them as the label raster's nodata "
+                "(data.raster.label_nodata)")
     return values, names
 
 
