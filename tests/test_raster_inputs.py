@@ -53,7 +53,7 @@ def prepare(cfg_dict):
 
 # ----------------------------------------------------------------- config
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"task": {"type": "classification"}}, "data.kind: raster trains task.type: segmentation"),
+    ({"task": {"type": "classification"}}, "trains task.type: segmentation"),
     ({"model": {"name": "mlp"}}, "Set model.name: unet"),
     ({"data.split": {"method": "random"}}, "spatial_blocks"),
     ({"data.raster": {"labels": None}}, "needs data.raster.labels"),
@@ -224,3 +224,82 @@ def test_several_scenes_each_split_into_blocks_of_their_own(scene, tmp_path):
     cfg["data"]["raster"]["scenes"][0]["image"] = str(three_bands)
     with pytest.raises(UserError, match="the same bands in the same order"):
         prepare(cfg)
+
+
+def _points_table(scene, path, count=120, seed=0):
+    """Labelled points at random pixels of the scene, their class from labels.tif."""
+    import pandas as pd
+
+    with rasterio.open(scene / "labels.tif") as labels:
+        values, transform = labels.read(1), labels.transform
+    rng = np.random.default_rng(seed)
+    rows, cols = rng.integers(0, SIZE, count), rng.integers(0, SIZE, count)
+    keep = values[rows, cols] != 255
+    names = ["water", "forest", "grassland", "cropland", "built-up"]
+    x = transform.c + (cols[keep] + 0.5) * transform.a
+    y = transform.f + (rows[keep] + 0.5) * transform.e
+    pd.DataFrame({"x": x, "y": y, "label": [names[v] for v in values[rows, cols][keep]]}
+                 ).to_csv(path, index=False)
+    return path
+
+
+def test_labelled_points_classify_chips_with_a_cnn(scene, tmp_path):
+    cfg = raster_config(scene)
+    cfg["data"]["raster"] = {"points": str(_points_table(scene, tmp_path / "points.csv")),
+                             "chip_size": 16}
+    cfg["data"]["split"]["buffer"] = 80  # half a chip: no held-out chip overlaps a training one
+    cfg["data"]["augment"] = {"hflip": 0.5}
+    cfg["task"] = {"type": "classification"}
+    cfg["model"] = {"name": "cnn", "layers": [
+        {"type": "conv2d", "filters": 8, "kernel": 3, "activation": "relu"},
+        {"type": "maxpool2d", "size": 2}, {"type": "globalavgpool"}]}
+    cfg["train"]["epochs"] = 3
+    data = prepare(cfg)
+    x, y = data.arrays["train"]
+    assert x.shape[1:] == (6, 16, 16) and y.ndim == 1
+    assert sum(data.summary["rows"].values()) + _dropped(data) <= 120
+    assert not any("overlap a training chip" in w for w in data.summary.get("warnings", []))
+    run = fit(cfg, runs_dir=tmp_path / "runs", progress=False)
+    assert "accuracy" in run.metrics["test"] and run.status["status"] == "finished"
+    cfg["model"] = {"name": "unet"}
+    with pytest.raises(UserError, match="classifies whole chips"):
+        load_config(cfg)
+
+
+def _dropped(data) -> int:
+    for warning in data.summary.get("warnings", []):
+        if "training point(s) were left out" in warning:
+            return int(warning.split()[0])
+    return 0
+
+
+def test_a_chip_classifier_maps_a_scene_as_a_table_or_a_coarse_map(scene, tmp_path):
+    import pandas as pd
+
+    cfg = raster_config(scene)
+    cfg["data"]["raster"] = {"points": str(_points_table(scene, tmp_path / "points.csv")),
+                             "chip_size": 16}
+    cfg["data"]["augment"] = {}
+    cfg["task"] = {"type": "classification"}
+    cfg["model"] = {"name": "cnn", "layers": [
+        {"type": "conv2d", "filters": 4, "kernel": 3, "activation": "relu"},
+        {"type": "globalavgpool"}]}
+    run = fit(cfg, runs_dir=tmp_path / "runs", progress=False)
+    runner = CliRunner()
+    table = tmp_path / "chips.csv"
+    result = runner.invoke(cli, ["segment", str(run.path), "--raster", str(scene / "scene.tif"),
+                                 "--out", str(table), "--stride", "16"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(table)
+    assert len(rows) == (SIZE // 16) ** 2 and set(rows["predicted"].dropna()) <= set(
+        run.preprocessor.classes)
+    probabilities = rows.filter(like="prob_").dropna()
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    coarse = tmp_path / "chips.tif"
+    result = runner.invoke(cli, ["segment", str(run.path), "--raster", str(scene / "scene.tif"),
+                                 "--out", str(coarse), "--stride", "16"])
+    assert result.exit_code == 0, result.output
+    with rasterio.open(coarse) as dataset, rasterio.open(scene / "scene.tif") as source:
+        assert (dataset.width, dataset.height) == (SIZE // 16, SIZE // 16)
+        assert dataset.crs == source.crs and dataset.transform.a == source.transform.a * 16
+        assert dataset.transform.c == source.transform.c

@@ -12,7 +12,9 @@ from trainwise.cli.options import runs_dir_option
 @click.option("--raster", "raster_path", required=True, type=click.Path(dir_okay=False),
               help="GeoTIFF scene with the bands the run trained on, in the same order.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="GeoTIFF to write: band 1 the class value of every pixel.")
+              help="GeoTIFF to write: band 1 the class value of every pixel. For a run that "
+                   "classifies chips (data.raster.points): a .csv table of chips, or a GeoTIFF "
+                   "with one pixel per chip.")
 @click.option("--stride", type=click.IntRange(min=1), default=None,
               help="Pixels between windows.  [default: half the run's chip size]")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
@@ -46,6 +48,14 @@ def segment(run: str, raster_path: str, out_path: str, stride: int | None, batch
         raise UserError(f"run {loaded.id} is a data.kind: {kind} run; trainwise segment maps "
                         "scenes with a raster segmentation run (data.kind: raster). Use "
                         f"`trainwise predict {run} --input ... --output ...` for this run")
+    if loaded.preprocessor.task == "classification":  # a class per chip (data.raster.points)
+        from trainwise.inputs.raster.chip_map import classify_chips
+
+        summary = classify_chips(loaded.model, loaded.preprocessor, raster_path, out_path,
+                                 stride=stride, batch_size=batch_size)
+        click.echo(f"Wrote {summary['path']}: {summary['classified']} of {summary['chips']} "
+                   f"chips of {summary['chip']} px classified (stride {summary['stride']})")
+        return
     augment = loaded.config.data.augment
     if tta and not (augment.hflip or augment.vflip or augment.rot90):
         click.echo(f"Note: run {loaded.id} trained without data.augment hflip, vflip or rot90, "

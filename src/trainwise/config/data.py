@@ -257,9 +257,15 @@ class DataConfig(Section):
         if changed:
             raise ValueError(f"{', '.join(changed)} do not apply to data.kind: raster; remove "
                              "them (a raster's labels come from data.raster.labels)")
-        if not self.raster.labels:
-            raise ValueError("data.kind: raster needs data.raster.labels: the label raster (one "
-                             "band of class values on the scene's grid)")
+        if bool(self.raster.labels) == bool(self.raster.points):
+            raise ValueError("data.kind: raster needs data.raster.labels (a label raster, one "
+                             "band of class values on the scene's grid: segmentation) or "
+                             "data.raster.points (a CSV of x, y, label: a class per chip), "
+                             "one of the two")
+        unlabelled = [i for i, entry in enumerate(self.raster.scenes) if not entry.labels]
+        if self.raster.labels and unlabelled:
+            raise ValueError(f"raster.scenes[{unlabelled[0]}] has no labels; with "
+                             "data.raster.labels every scene needs its label raster")
         if self.split.method not in ("spatial_blocks", "boxes", "none"):
             raise ValueError(f"split.method '{self.split.method}' does not apply to rasters: "
                              "chips that overlap would leak across a random split. Use "

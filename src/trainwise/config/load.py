@@ -125,7 +125,7 @@ def _anchor_paths(raw: dict, folder: Path) -> None:
     scenes = [entry for entry in raster.get("scenes") or [] if isinstance(entry, dict)]
     for section, key in ((data, "source"), (data, "index"), (data, "cache_dir"),
                          (split, "val_file"), (split, "test_file"), (raster, "labels"),
-                         (raster, "classes"), *((entry, "image") for entry in scenes),
+                         (raster, "points"), (raster, "classes"), *((entry, "image") for entry in scenes),
                          *((entry, "labels") for entry in scenes)):
         value = section.get(key)
         if isinstance(value, str) and _looks_like_path(value) and not Path(value).is_absolute():

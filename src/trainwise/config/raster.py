@@ -11,13 +11,17 @@ from trainwise.config.section import Section
 
 class SceneEntry(Section):
     image: str  # a multi-band GeoTIFF with the same bands as data.source
-    labels: str  # its label raster
+    labels: str | None = None  # its label raster (needed with data.raster.labels)
 
 
 class RasterConfig(Section):
     # The label raster: one band of class values on the scene's grid (data.source is the
     # scene, a multi-band GeoTIFF). Relative paths are relative to the config file.
     labels: str | None = None
+    # Or, for scene classification (task.type: classification, a cnn or resnet): a CSV of
+    # labelled points, columns x, y (the scene's CRS) and label; each point's chip is the
+    # chip_size window centred on it.
+    points: str | None = None
     # More scenes, each with its label raster: [{image: b.tif, labels: b_labels.tif}, ...].
     # Every scene is split into blocks (or boxes) of its own; chips come from all of them.
     scenes: list[SceneEntry] = []

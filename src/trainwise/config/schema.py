@@ -131,10 +131,20 @@ class Config(Section):
     def _check_segmentation(self) -> Config:
         """Segmentation and rasters go together, with a model that outputs a map."""
         raster, segmentation = self.data.kind == "raster", self.task.type == "segmentation"
-        if raster and not segmentation:
-            raise ValueError(f"data.kind: raster trains task.type: segmentation (a class per "
-                             f"pixel); got task.type: {self.task.type}. Set task.type: "
-                             "segmentation")
+        points = raster and bool(self.data.raster.points)
+        if points and self.task.type != "classification":
+            raise ValueError("data.raster.points labels whole chips: set task.type: "
+                             "classification (a label raster, data.raster.labels, trains "
+                             "segmentation)")
+        if points and self.model.name not in ("cnn", "resnet"):
+            raise ValueError(f"data.raster.points classifies whole chips; model.name "
+                             f"'{self.model.name}' does not. Set model.name: cnn (with "
+                             "model.layers) or resnet")
+        if raster and not points and not segmentation:
+            raise ValueError(f"data.kind: raster with a label raster trains task.type: "
+                             f"segmentation (a class per pixel); got task.type: "
+                             f"{self.task.type}. Set task.type: segmentation, or give "
+                             "data.raster.points to classify chips")
         if segmentation and not raster:
             raise ValueError(f"task.type: segmentation reads rasters (data.kind: raster); got "
                              f"data.kind: {self.data.kind}. Set data.kind: raster, or use "

@@ -9,8 +9,6 @@ Maps of whole scenes after training come from ``mapping.py`` (``trainwise segmen
 
 from __future__ import annotations
 
-import hashlib
-import os
 from contextlib import ExitStack
 
 import numpy as np
@@ -24,9 +22,11 @@ from trainwise.inputs.base import InputKind
 from trainwise.inputs.raster.chips import (SPLITS, BlockSplit, BoxSplit, block_split,
                                            box_split, check_boxes_found, grid_windows,
                                            scene_bounds, training_windows)
+from trainwise.inputs.raster.point_chips import prepare_points
 from trainwise.inputs.raster.preprocess import RasterPreprocessor
-from trainwise.inputs.raster.scene import Scene, attach_labels, open_scene, read_classes
-from trainwise.training.augment import build_augmenter
+from trainwise.inputs.raster.scene import (Scene, attach_labels, files_fingerprint, open_scene,
+                                           read_classes)
+from trainwise.training.augment import AugmentedBatches, build_augmenter
 from trainwise.training.batches import InMemoryBatches
 from trainwise.training.losses.pixels import IGNORE_LABEL
 from trainwise.training.segmentation_augment import AugmentedPairs
@@ -46,9 +46,14 @@ class Raster(InputKind):
                 scene = open_scene(image, f"{field}image" if field else "data.source",
                                    raster_cfg.nodata)
                 stack.callback(scene.close)
-                scenes.append(attach_labels(scene, labels, raster_cfg.align_labels,
-                                            raster_cfg.label_nodata,
-                                            f"{field}labels" if field else "data.raster.labels"))
+                if labels:
+                    attach_labels(scene, labels, raster_cfg.align_labels,
+                                  raster_cfg.label_nodata,
+                                  f"{field}labels" if field else "data.raster.labels")
+                scenes.append(scene)
+            if raster_cfg.points:
+                _check_same_bands(scenes)
+                return prepare_points(cfg, scenes, fitted, _scene_split)
             return self._prepare(cfg, scenes, fitted, refit_target)
 
     def _prepare(self, cfg, scenes: list[Scene], fitted: RasterPreprocessor | None,
@@ -88,7 +93,7 @@ class Raster(InputKind):
         ids = {split: [(f"scene {index}: " if several else "")
                        + f"row {w.row_off}, col {w.col_off}" for index, w in split_windows]
                for split, split_windows in windows.items()}
-        return PreparedData(prep, arrays, summary, _fingerprint(data_cfg), sample_ids=ids)
+        return PreparedData(prep, arrays, summary, files_fingerprint(data_cfg), sample_ids=ids)
 
     def input_shape(self, prep: RasterPreprocessor) -> tuple[int, ...]:
         return tuple(prep.sample_shape)
@@ -99,6 +104,8 @@ class Raster(InputKind):
         augmenter = build_augmenter(cfg.data.augment, self.input_shape(data.preprocessor))
         if augmenter is None:
             return batches
+        if data.preprocessor.task == "classification":  # one label per chip: it stays put
+            return AugmentedBatches(batches, augmenter, cfg.train.seed)
         return AugmentedPairs(batches, augmenter, cfg.train.seed)
 
     def load_preprocessing(self, saved: dict) -> RasterPreprocessor:
@@ -130,7 +137,7 @@ MAPS_ONLY = ("a raster run maps whole scenes with `trainwise segment RUN --raste
 def scene_files(cfg) -> list[tuple[str, str, str | None]]:
     """``(image, labels, config field prefix)`` of every scene: data.source first."""
     raster_cfg = cfg.data.raster
-    return [(cfg.data.source, raster_cfg.labels, None)] + [
+    return [(cfg.data.source, raster_cfg.labels, None)] + [  # labels None: points label chips
         (entry.image, entry.labels, f"data.raster.scenes[{index}].")
         for index, entry in enumerate(raster_cfg.scenes)]
 
@@ -172,11 +179,7 @@ def _scene_chips(cfg, scene: Scene, index: int, train_chips: int, class_values: 
     """One scene's split (blocks or boxes), chip windows per split and their raw pixels."""
     data_cfg, raster_cfg = cfg.data, cfg.data.raster
     pixel_size = abs(scene.dataset.transform.a)
-    if data_cfg.split.method == "boxes":
-        split = box_split(scene.dataset.transform, scene.width, scene.height, data_cfg.split)
-    else:  # each scene deals its own blocks; the first as a run of one scene would
-        split = block_split(scene.width, scene.height, pixel_size, data_cfg.split,
-                            split_seed(cfg) + SCENE_SEED_STEP * index)
+    split = _scene_split(cfg, scene, index)
     chip = raster_cfg.chip_size
     buffer_pixels = int(np.ceil(data_cfg.split.buffer / pixel_size))
     read = _usable_reader(scene, class_values)
@@ -190,6 +193,16 @@ def _scene_chips(cfg, scene: Scene, index: int, train_chips: int, class_values: 
     raw = {name: [_read_chip(read, split, window, name) for window in name_windows]
            for name, name_windows in windows.items()}
     return split, windows, raw
+
+
+def _scene_split(cfg, scene: Scene, index: int) -> BlockSplit | BoxSplit:
+    """Scene ``index``'s blocks (each scene deals its own; the first as a lone scene would)
+    or the boxes that fall in it."""
+    split_cfg = cfg.data.split
+    if split_cfg.method == "boxes":
+        return box_split(scene.dataset.transform, scene.width, scene.height, split_cfg)
+    return block_split(scene.width, scene.height, abs(scene.dataset.transform.a), split_cfg,
+                       split_seed(cfg) + SCENE_SEED_STEP * index)
 
 
 SCENE_SEED_STEP = 7919  # a prime: scene k's blocks and chips draw from seed + k * this
@@ -251,15 +264,3 @@ def _summary(arrays: dict, windows: dict, splits: list, prep: RasterPreprocessor
         "scenes": len(splits),
         "split": split_summary,
     }
-
-
-def _fingerprint(data_cfg) -> str:
-    """The scene's and labels' paths, sizes and modification times (as the array cache)."""
-    parts = []
-    paths = [data_cfg.source, data_cfg.raster.labels, data_cfg.raster.classes]
-    paths += [path for entry in data_cfg.raster.scenes for path in (entry.image, entry.labels)]
-    for path in paths:
-        if path and os.path.exists(path):
-            stat = os.stat(path)
-            parts.append(f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -40,12 +40,13 @@ class RasterPreprocessor:
     nodata: float | None  # the scene's (or the configured) nodata value
     label_nodata: int | None
     kind: str = "raster"
-    task: str = "segmentation"
+    task: str = "segmentation"  # or "classification": a class per chip (data.raster.points)
 
     @classmethod
     def fit(cls, chips: Iterable[tuple[np.ndarray, np.ndarray]], band_names: list[str],
             chip_size: int, class_values: list[int], classes: list[str], target: str,
-            nodata: float | None, label_nodata: int | None) -> RasterPreprocessor:
+            nodata: float | None, label_nodata: int | None,
+            task: str = "segmentation") -> RasterPreprocessor:
         """Statistics over the valid pixels of ``chips``: ``(bands (N, C, h, w), valid
         (N, h, w))`` pairs, accumulated in float64 one pair at a time."""
         bands = len(band_names)
@@ -62,7 +63,8 @@ class RasterPreprocessor:
         std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
         return cls(target, list(band_names), mean.tolist(),
                    [float(s) if s > 0 else 1.0 for s in std],  # a constant band stays put
-                   chip_size, list(class_values), list(classes), nodata, label_nodata)
+                   chip_size, list(class_values), list(classes), nodata, label_nodata,
+                   task=task)
 
     @property
     def n_outputs(self) -> int:
@@ -79,6 +81,15 @@ class RasterPreprocessor:
     @property
     def target_std(self) -> float:  # classes are not scaled (read by the running metric)
         return 1.0
+
+    # The arrays kinds' names for the band statistics (read by the top-losses examples).
+    @property
+    def channel_mean(self) -> list[float]:
+        return self.band_mean
+
+    @property
+    def channel_std(self) -> list[float]:
+        return self.band_std
 
     def standardise(self, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """(…, C, h, w) band values -> standardised float32, invalid pixels 0."""

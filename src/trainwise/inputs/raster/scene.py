@@ -13,6 +13,8 @@ map) reads only valid pixels.
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,3 +195,17 @@ def _open(path: str, field: str):
 def _grid(dataset) -> str:
     return f"{dataset.crs}, {dataset.width}x{dataset.height} pixels, origin " \
            f"({dataset.transform.c:g}, {dataset.transform.f:g}), pixel {dataset.transform.a:g}"
+
+
+def files_fingerprint(data_cfg) -> str:
+    """Every scene's, label raster's and table's path, size and modification time (as the
+    array cache keys its entries): what a resume checks is unchanged."""
+    parts = []
+    paths = [data_cfg.source, data_cfg.raster.labels, data_cfg.raster.points,
+             data_cfg.raster.classes]
+    paths += [path for entry in data_cfg.raster.scenes for path in (entry.image, entry.labels)]
+    for path in paths:
+        if path and os.path.exists(path):
+            stat = os.stat(path)
+            parts.append(f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
