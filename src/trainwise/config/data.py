@@ -85,7 +85,8 @@ class SplitConfig(Section):
         for name in ("val_boxes", "test_boxes", "train_boxes"):
             for index, (lon_min, lat_min, lon_max, lat_max) in enumerate(getattr(self, name)):
                 if not -90.0 <= lat_min < lat_max <= 90.0:
-                    raise ValueError(f"{name}[{index}] = {[lon_min, lat_min, lon_max, lat_max]}: "
+                    raise ValueError(f"data.split.{name}[{index}] = "
+                                     f"{[lon_min, lat_min, lon_max, lat_max]}: "
                                      "latitudes must lie within -90..90; a box is [lon_min, "
                                      "lat_min, lon_max, lat_max] (longitude first)")
 
