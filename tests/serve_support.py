@@ -13,11 +13,21 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 import uvicorn
 import yaml
 
 from tests.helpers import small_config
 from trainwise.serve import ServeSettings, create_app
+
+# The browser tests drive Debian's Chromium with Playwright (its own download fails here).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install "
+                                  "chromium); Playwright's own browser download is not used")
+WAIT_MS = 60_000  # a training process needs a few seconds to import torch and read its data
 
 
 def free_port() -> int:

@@ -14,15 +14,13 @@ import pytest
 
 import trainwise
 from tests.helpers import small_config
+from tests.serve_support import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
 from trainwise.reports.confusion import cell_colour, hex_colour, row_shares, text_colour
 from trainwise.reports.curves import plot_curve
 from trainwise.reports.optimizer_curves import epoch_end_steps, plot_grad_norm, plot_learning_rate
 from trainwise.reports.plots import planned_plots, write_plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 FINDINGS = [
     {"kind": "overfitting", "severity": "warning", "title": "Over-fitting from epoch 3",
      "message": "val_loss rose while loss kept falling.", "epochs": [3, 5],
@@ -215,9 +213,7 @@ def test_report_of_an_unknown_run_is_a_user_error(runs_dir, invoke):
     assert result.exit_code == 2 and "is not a run directory" in result.output
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(),
-                    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium); "
-                           "Playwright's own browser download is not used")
+@NEEDS_CHROMIUM
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_report_renders_offline_in_a_real_browser(task, classification_csv, regression_csv,
                                                   runs_dir):

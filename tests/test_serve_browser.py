@@ -7,25 +7,19 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.serve_support import (LiveServer, kill_trainings, local_page, make_workspace,
+from tests.serve_support import (CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, WAIT_MS, LiveServer,
+                                 kill_trainings, local_page, make_workspace,
                                  serve_settings, write_config)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Long enough to watch and stop (45 steps an epoch, early stopping off); it never runs out.
 LONG = {"epochs": 100_000, "batch_size": 4, "early_stopping": {"enabled": False}}
-WAIT_MS = 60_000  # a training process needs a few seconds to import torch and read its data
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Chromium at /usr/bin/chromium (apt-get install chromium); "
-                              "Playwright's own browser download is not used"),
+    NEEDS_CHROMIUM,
 ]
 
 

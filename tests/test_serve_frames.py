@@ -5,18 +5,14 @@ it has finished its per-class accuracy and its worst mistakes, drawn, are on the
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.serve_support import LiveServer, kill_trainings, local_page, serve_settings
+from tests.serve_support import (CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, WAIT_MS, LiveServer,
+                                 kill_trainings, local_page, serve_settings)
 from trainwise.datasets.frames import make_frame_sessions
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-WAIT_MS = 60_000  # a training process needs a few seconds to import torch and read its data
 # Where the finished page's picture goes, when asked for (TRAINWISE_SCREENSHOT=path.png).
 SCREENSHOT = os.environ.get("TRAINWISE_SCREENSHOT")
 FRAMES_CONFIG = {
@@ -32,9 +28,7 @@ FRAMES_CONFIG = {
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Chromium at /usr/bin/chromium (apt-get install chromium); "
-                              "Playwright's own browser download is not used"),
+    NEEDS_CHROMIUM,
 ]
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.serve_support import LiveServer, kill_trainings, local_page, serve_settings
-from tests.test_serve_frames import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
+from tests.serve_support import (CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, WAIT_MS, LiveServer,
+                                 kill_trainings, local_page, serve_settings)
 from trainwise.datasets.scene import make_scene
 
 SCENE_CONFIG = {
@@ -24,9 +24,7 @@ SCENE_CONFIG = {
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Chromium at /usr/bin/chromium (apt-get install chromium); "
-                              "Playwright's own browser download is not used"),
+    NEEDS_CHROMIUM,
 ]
 
 

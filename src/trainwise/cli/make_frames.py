@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import click
 
-
-def _writable_out(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Refuse (exit 2) a folder that holds anything but a previous make-frames output."""
-    from trainwise.datasets.frames import out_dir_problem
-
-    problem = out_dir_problem(value)
-    if problem:
-        raise click.BadParameter(problem, ctx=ctx, param=param)
-    return value
+from trainwise.cli.options import refuse_foreign_folder
 
 
 @click.command("make-frames")
-@click.argument("out", type=click.Path(), callback=_writable_out)
+@click.argument("out", type=click.Path(),
+                callback=refuse_foreign_folder("trainwise.datasets.frames"))
 @click.option("--sessions-per-class", type=click.IntRange(min=1), default=10, show_default=True,
               help="Recording sessions (one .npy file each) per gesture.")
 @click.option("--frames", type=click.IntRange(min=2), default=50, show_default=True,

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import click
 
-
-def _writable_out(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Refuse (exit 2) a folder that holds anything but a previous make-scene output."""
-    from trainwise.datasets.scene import out_dir_problem
-
-    problem = out_dir_problem(value)
-    if problem:
-        raise click.BadParameter(problem, ctx=ctx, param=param)
-    return value
+from trainwise.cli.options import refuse_foreign_folder
 
 
 @click.command("make-scene")
-@click.argument("out", type=click.Path(), callback=_writable_out)
+@click.argument("out", type=click.Path(),
+                callback=refuse_foreign_folder("trainwise.datasets.scene"))
 @click.option("--size", type=click.IntRange(min=32), default=512, show_default=True,
               help="Pixels per side (10 m each).")
 @click.option("--bands", type=click.IntRange(min=3, max=16), default=6, show_default=True,

@@ -16,29 +16,25 @@ import pandas as pd
 import torch
 
 from trainwise.baselines import compute_baselines
-from trainwise.callbacks.confusion_recorder import CONFUSION_FILE, ValidationConfusion
 from trainwise.segmentation_metrics import confusion_from_logits, metrics_from_confusion
-from trainwise.tasks.base import CHUNK_VALUES, SplitResult, Task
-from trainwise.tasks.classification import focal_alpha
+from trainwise.tasks.base import CHUNK_VALUES, SplitResult
+from trainwise.tasks.classification import Classification, focal_alpha
 from trainwise.training.losses import build_loss
-from trainwise.training.losses.class_factors import focal_alpha_values, per_class_values
+from trainwise.training.losses.class_factors import per_class_values
 from trainwise.training.losses.pixels import IGNORE_LABEL, PixelLoss, pixel_class_weights
 
 BASELINE_PIXELS = 20_000  # labelled pixels per split the constant and linear references read
 
 
-class Segmentation(Task):
-    """Pixel accuracy while training; IoU and friends at the end (see the module docstring)."""
+class Segmentation(Classification):
+    """Pixel accuracy while training; IoU and friends at the end (see the module docstring).
+
+    A classification of pixels: its config checks and its live validation confusion matrix
+    (which counts labelled pixels) are the classifier's.
+    """
 
     name = "segmentation"
     running_metric = "pixel_accuracy"
-
-    def check(self, cfg, prep) -> None:
-        task = cfg.task
-        if isinstance(task.class_weights, (list, dict)):
-            per_class_values(task.class_weights, prep.classes, "task.class_weights")
-        if task.focal_alpha is not None:
-            focal_alpha_values(task.focal_alpha, prep.classes)
 
     def loss(self, cfg, prep, y_train: torch.Tensor, device: torch.device):
         return PixelLoss(self.pixel_loss(cfg, prep, y_train)).to(device)
@@ -55,12 +51,6 @@ class Segmentation(Task):
             "values": dict(zip(prep.classes, (float(f"{w:.6g}") for w in weights.tolist()))),
             "configured": cfg.task.class_weights,
             "applied_to": "training and validation loss, per labelled pixel"}}
-
-    def callbacks(self, cfg, data, run_dir) -> list:
-        # For live readers (trainwise serve): the validation pixels' confusion matrix.
-        if not data.has_validation:
-            return []
-        return [ValidationConfusion(run_dir.file(CONFUSION_FILE), data.preprocessor.classes)]
 
     def baselines(self, cfg, data) -> dict:
         """The references on labelled pixels: a constant (the class shares) and a per-pixel

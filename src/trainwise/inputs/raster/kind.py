@@ -183,15 +183,25 @@ def _scene_chips(cfg, scene: Scene, index: int, train_chips: int, class_values: 
     chip = raster_cfg.chip_size
     buffer_pixels = int(np.ceil(data_cfg.split.buffer / pixel_size))
     read = _usable_reader(scene, class_values)
+    kept = {}  # the pixels of each window training_windows keeps: read once, not twice
+
+    def labelled_share(window: Window) -> float:
+        pixels = read(window)
+        share = pixels[2].mean()
+        if share >= raster_cfg.min_labelled:  # the last test: training_windows keeps it
+            kept[window.col_off, window.row_off] = pixels
+        return share
+
     windows = {"train": training_windows(
-        split, lambda window: read(window)[2].mean(), scene.width, scene.height, chip,
-        train_chips, buffer_pixels, raster_cfg.min_labelled,
-        cfg.train.seed + SCENE_SEED_STEP * index)}
+        split, labelled_share, scene.width, scene.height, chip, train_chips, buffer_pixels,
+        raster_cfg.min_labelled, cfg.train.seed + SCENE_SEED_STEP * index)}
     grid = grid_windows(scene.width, scene.height, chip, raster_cfg.eval_stride)
     for position, name in enumerate(SPLITS[1:], start=1):
         windows[name] = [w for w in grid if (split.split_of_pixels(w) == position).any()]
     raw = {name: [_read_chip(read, split, window, name) for window in name_windows]
-           for name, name_windows in windows.items()}
+           for name, name_windows in windows.items() if name != "train"}
+    raw["train"] = [_read_chip(lambda w: kept.get((w.col_off, w.row_off)) or read(w), split,
+                               window, "train") for window in windows["train"]]
     return split, windows, raw
 
 
