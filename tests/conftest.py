@@ -10,6 +10,9 @@ from click.testing import CliRunner
 
 from trainwise.cli.main import cli
 
+# A throw-away PostgreSQL server for the tests that need one (skipped, with why, without it).
+from tests.postgres_support import postgres_server, postgres_url  # noqa: E402,F401
+
 
 @pytest.fixture(autouse=True)
 def _seed():
