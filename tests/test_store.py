@@ -102,3 +102,85 @@ def test_checkpoints_are_fsynced_and_text_records_only_atomic(tmp_path, monkeypa
     assert len(synced) == 2
     assert (tmp_path / "note.txt").read_text() == "kept"
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+# ----------------------------------------------------------------------- migrations
+# The first release's tables, as stores made before schema versions have them.
+FIRST_SCHEMA = """
+CREATE TABLE runs (id TEXT PRIMARY KEY, name TEXT, task TEXT, status TEXT, monitor TEXT,
+                   best_value REAL, best_epoch INTEGER, epochs INTEGER, duration_s REAL,
+                   path TEXT, created_at TEXT, updated_at TEXT);
+CREATE TABLE epochs (run_id TEXT NOT NULL, epoch INTEGER NOT NULL, record TEXT NOT NULL,
+                     PRIMARY KEY (run_id, epoch));
+CREATE TABLE batches (run_id TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL,
+                      loss REAL, PRIMARY KEY (run_id, step));
+INSERT INTO runs (id, name, status, epochs, created_at) VALUES
+    ('old', 'kept', 'finished', 1, '2024-01-01T00:00:00+00:00');
+INSERT INTO epochs VALUES ('old', 1, '{"epoch": 1, "loss": 0.5}');
+"""
+
+
+@pytest.mark.parametrize("added_before", [(), ("reason",),
+                                          ("reason", "host", "pid", "process_ticks",
+                                           "heartbeat_at")])
+def test_a_store_made_before_schema_versions_is_migrated(tmp_path, added_before):
+    """From the first release's tables, and with the columns later releases added one by one
+    (the last case is a store made by the trainwise just before versions)."""
+    from trainwise.tracking.store_migrations import VERSION
+
+    path = tmp_path / "trainwise.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(FIRST_SCHEMA)
+        for column in added_before:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+    store = RunStore(path)
+    assert store.get_run("old")["name"] == "kept" and store.history("old") == [
+        {"epoch": 1, "loss": 0.5}]
+    watch = store.change_watch()
+    store.upsert_run("old", status="running", host="h", pid=1, process_ticks=2, reason=None,
+                     heartbeat_at="2024-01-01T00:00:01+00:00")
+    assert watch.changed() and store.get_run("old")["host"] == "h"
+    watch.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(VERSION,)]
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_store_is_chosen_by_option_or_config_then_environment_then_runs_folder(
+        tmp_path, monkeypatch):
+    from trainwise.session import open_store
+    from trainwise.tracking.store_url import choose_store
+
+    runs = tmp_path / "runs"
+    monkeypatch.delenv("TRAINWISE_STORE", raising=False)
+    assert choose_store(runs) == runs / "trainwise.db"
+    monkeypatch.setenv("TRAINWISE_STORE", f"sqlite:///{tmp_path / 'env.db'}")
+    assert open_store(runs).path == tmp_path / "env.db"
+    assert open_store(runs, f"sqlite:///{tmp_path / 'given.db'}").path == tmp_path / "given.db"
+    assert not (runs / "trainwise.db").exists()
+
+
+@pytest.mark.parametrize("store, message", [
+    ("mysql://me@host/db", "runs.store: not a store URL"),
+    ("postgresql://me:secret@host/db", "runs.store: holds a password"),
+])
+def test_the_config_refuses_a_bad_store_url(store, message):
+    from trainwise.config.load import load_config
+
+    with pytest.raises(UserError, match=message):
+        load_config({"data": {"source": "auto_mpg", "target": "mpg"}}, {"runs.store": store})
+
+
+def test_runs_folders_sharing_a_store_never_share_a_run_id(tmp_path):
+    """Two machines (two runs folders) naming a run in the same second: the store holds the
+    first id, so the second run takes the next free name instead of overwriting its row."""
+    from trainwise.tracking.run_dir import RunDirectory
+
+    store = RunStore(f"sqlite:///{tmp_path / 'shared.db'}")
+    first = RunDirectory.create(tmp_path / "machine-a", "same", claim=store.claim_run)
+    second = RunDirectory.create(tmp_path / "machine-b", "same", claim=store.claim_run)
+    assert first.run_id != second.run_id
+    assert store.get_run(first.run_id)["path"] == str(first.path.resolve())
+    assert store.get_run(second.run_id)["path"] == str(second.path.resolve())
+    # The same folder claiming its own id again (a restart in place) is not a conflict.
+    assert store.claim_run(first.run_id, first.path)

@@ -11,6 +11,8 @@ from trainwise.config.schema import Config
 from trainwise.data.prepare import PreparedData
 from trainwise.reports.lr_finder_plot import plot_lr_finder
 from trainwise.tracking.run_dir import RunDirectory
+from trainwise.tracking.store import RunStore
+from trainwise.tracking.store_url import STORE_FILE
 from trainwise.training.lr_finder import LRFinderResult, lr_range_test
 
 # The learning rate when train.lr: auto finds no trustworthy suggestion (Adam's usual default).
@@ -39,14 +41,16 @@ def find_lr(cfg: Config, data: PreparedData, model, device) -> LRFinderResult:
 
     The probe's run folder and store are temporary: the test trains, but records nothing.
     """
-    from trainwise.session import Session, open_store  # the session chooses rates with this
+    from trainwise.session import Session  # the session chooses rates with this
 
     probe_cfg = cfg.model_copy(deep=True)
     probe_cfg.train.lr = DEFAULT_LR  # replaced step by step by the test's own ramp
     finder = cfg.train.lr_finder
     with tempfile.TemporaryDirectory() as scratch:
+        # A SQLite file in the scratch folder, whatever store runs.store or TRAINWISE_STORE
+        # name: the probe is no run, and must not appear in a shared store.
         probe = Session(probe_cfg, data, model, device, RunDirectory.create(scratch, "probe"),
-                        open_store(scratch), False, [])
+                        RunStore(Path(scratch) / STORE_FILE), False, [])
         return lr_range_test(probe.trainer, finder.start_lr, finder.end_lr, finder.steps,
                              finder.rule)
 

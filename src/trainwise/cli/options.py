@@ -8,6 +8,12 @@ runs_dir_option = click.option(
     "--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
     help="Folder holding run directories and the run store (trainwise.db).")
 
+store_option = click.option(
+    "--store", default=None, metavar="URL",
+    help="The run store to read: postgresql://user@host:5432/database (one store for many "
+         "machines) or sqlite:///path/to/trainwise.db. Default: $TRAINWISE_STORE if set, else "
+         "trainwise.db in the runs folder.")
+
 unseen_categories_option = click.option(
     "--unseen-categories", type=click.Choice(["warn", "error"]), default=None,
     help="A category never seen in training: warn (and predict) or stop with an error. "

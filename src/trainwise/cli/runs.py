@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from trainwise.cli.options import runs_dir_option
+from trainwise.cli.options import runs_dir_option, store_option
 
 
 @click.command()
 @runs_dir_option
-def runs(runs_dir: str) -> None:
+@store_option
+def runs(runs_dir: str, store: str | None) -> None:
     """List runs: id, name, task, status, best monitored value, epochs, duration.
 
     A run marked running whose process is gone shows as interrupted, with the command that
@@ -23,15 +22,17 @@ def runs(runs_dir: str) -> None:
 
     from trainwise.tracking.liveness import observed_status
     from trainwise.tracking.store import RunStore
+    from trainwise.tracking.store_url import choose_store, sqlite_file
 
-    store_path = Path(runs_dir) / "trainwise.db"
-    if not store_path.is_file():
-        click.echo(f"No runs yet in '{runs_dir}'. Start one with: trainwise train CONFIG")
+    location = choose_store(runs_dir, store)
+    file = sqlite_file(location)
+    if file is not None and not file.is_file():  # reading must not create an empty store
+        click.echo(f"No runs yet in '{file.parent}'. Start one with: trainwise train CONFIG")
         return
     table = Table("name", "task", "status", "best", "epochs", "duration")
     table.columns.insert(0, Column("id", no_wrap=True))
     interrupted = []  # their process is gone: say how to pick them up again
-    for row in RunStore(store_path).list_runs():
+    for row in RunStore(location).list_runs():
         status = observed_status(row) or ""
         if status == "interrupted":
             interrupted.append(row["id"])

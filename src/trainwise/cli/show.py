@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from trainwise.cli.options import runs_dir_option
+from trainwise.cli.options import runs_dir_option, store_option
 
 
 @click.command()
 @click.argument("run")
 @runs_dir_option
-def show(run: str, runs_dir: str) -> None:
+@store_option
+def show(run: str, runs_dir: str, store: str | None) -> None:
     """Print RUN's config, data summary, model summary and results."""
     from trainwise.cli.console import make_console
     from trainwise.cli.display import print_results
@@ -29,19 +30,20 @@ def show(run: str, runs_dir: str) -> None:
     _print_init_report(run_dir, console)
     from trainwise.run import Run
 
-    print_results(Run(run_dir), console, status=_observed(run_dir, runs_dir))
+    print_results(Run(run_dir), console, status=_observed(run_dir, runs_dir, store))
 
 
-def _observed(run_dir, runs_dir) -> dict:
+def _observed(run_dir, runs_dir: str, store: str | None) -> dict:
     """status.json, with ``interrupted`` for a run marked running whose process is gone."""
-    from pathlib import Path
-
     from trainwise.tracking.liveness import observed_run_status
     from trainwise.tracking.store import RunStore
+    from trainwise.tracking.store_url import choose_store, sqlite_file
 
     status = run_dir.read_json("status.json")
-    store_path = Path(runs_dir) / "trainwise.db"
-    row = RunStore(store_path).get_run(run_dir.run_id) if store_path.is_file() else None
+    location = choose_store(runs_dir, store)
+    file = sqlite_file(location)
+    missing = file is not None and not file.is_file()  # reading must not create a store
+    row = None if missing else RunStore(location).get_run(run_dir.run_id)
     return {**status, "status": observed_run_status(run_dir.path, status["status"], row)}
 
 

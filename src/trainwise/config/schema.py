@@ -1,7 +1,7 @@
 """Every config key, declared once: its type, its default and what it means.
 
 The YAML file mirrors these classes section by section. Each section lives in its own module
-(``data``, ``task``, ``model``, ``train``, ``sweep``, ``streaming``, all built on
+(``data``, ``task``, ``model``, ``train``, ``sweep``, ``streaming``, ``runs``, all built on
 ``section.Section``); this module holds the root ``Config``, whose validators carry the rules
 that cross sections, and re-exports every section class and name list, so
 ``from trainwise.config.schema import X`` works for all of them. Unknown keys are errors (the
@@ -16,6 +16,7 @@ from pydantic import model_validator
 from trainwise.config.data import (FOLD_SPLITS, SPLIT_PARAMETERS, STRICT_SPLITS, Box, DataConfig,
                                    SplitConfig)
 from trainwise.config.model import ACTIVATIONS, INITS, MODELS, ModelConfig
+from trainwise.config.runs import RunsConfig
 from trainwise.config.section import Section
 from trainwise.config.streaming import StreamingConfig
 from trainwise.config.sweep import SweepConfig
@@ -24,6 +25,7 @@ from trainwise.config.task import (CLASSIFICATION_LOSSES, LOSS_PARAMETERS, LOSSE
 from trainwise.config.train import (OPTIMIZERS, SCHEDULERS, CheckpointConfig,
                                     EarlyStoppingConfig, LRFinderConfig, ParamGroupConfig,
                                     PseudoLabelConfig, SchedulerConfig, TrainConfig)
+from trainwise.config.tune import TuneConfig
 
 __all__ = [
     "ACTIVATIONS",
@@ -48,6 +50,7 @@ __all__ = [
     "ModelConfig",
     "ParamGroupConfig",
     "PseudoLabelConfig",
+    "RunsConfig",
     "SchedulerConfig",
     "Section",
     "SplitConfig",
@@ -73,6 +76,8 @@ class Config(Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     sweep: SweepConfig | None = None  # see SweepConfig
+    runs: RunsConfig = RunsConfig()  # where the run is recorded (the run store)
+    tune: TuneConfig | None = None  # see config/tune.py (trainwise tune); train ignores it
 
     @model_validator(mode="after")
     def _check_classification_split(self) -> Config:

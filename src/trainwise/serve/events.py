@@ -1,7 +1,8 @@
 """Live updates without hammering the database: one watcher for the server, many listeners.
 
-Every ``POLL_S`` seconds one task asks SQLite whether anything was committed since it last
-asked (``PRAGMA data_version`` on one open connection: no table is read). Only then does it
+Every ``POLL_S`` seconds one task asks the store whether anything was committed since it last
+asked (``ChangeWatch``: SQLite's ``PRAGMA data_version``, which reads no table, or a shared
+PostgreSQL store's one-row change counter, on one open connection). Only then does it
 query, and only for what listeners wait for: the runs list (diffed against what was sent),
 and for each run page that is open the epochs and batches *after* the ones already sent. The
 few files a page shows that are not in the store (the live confusion matrix, metrics,

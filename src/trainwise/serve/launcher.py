@@ -10,6 +10,7 @@ restarted server finds running trainings in the store alone.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from trainwise.serve.settings import ServeSettings
 from trainwise.tracking.run_control import read_process
 from trainwise.tracking.store import RunStore
+from trainwise.tracking.store_url import ENV_VAR
 
 # How much of a log a launch that failed before becoming a run shows.
 LOG_TAIL_BYTES = 4000
@@ -127,11 +129,14 @@ class Launcher:
         log = logs / f"{launch_id}.log"
         command = [sys.executable, "-m", "trainwise.cli", *arguments,
                    "--runs-dir", str(self.settings.runs_dir), "--quiet"]
+        # The training writes to the store this server reads (unless its config's runs.store
+        # names another); in the environment, as a URL's password must not show in `ps`.
+        environment = {**os.environ, ENV_VAR: str(self.settings.store_path)}
         with log.open("wb") as handle:
             # The child keeps its own copy of the handle; ours closes at the end of the block.
             process = subprocess.Popen(command, cwd=self.settings.workspace, stdout=handle,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
+                                       env=environment, start_new_session=True)
         launch = Launch(launch_id, kind, command, log, process.pid, time.time(), config,
                         run_id, process=process)
         self.launches[launch_id] = launch

@@ -21,5 +21,5 @@ async def runs_events(svc: ServicesDep) -> EventSourceResponse:
 async def run_events(run_id: str, svc: ServicesDep) -> EventSourceResponse:
     """``snapshot``, then ``update`` (new epochs and batches), ``run`` (status), ``confusion``
     (the live validation matrix) and ``detail`` (results, findings, files) events."""
-    svc.run_or_404(run_id)
+    svc.row_or_404(run_id)  # a run trained on another machine streams its curves too
     return EventSourceResponse(await svc.hub.run_stream(run_id), ping=PING_S)

@@ -29,8 +29,9 @@ def runs(svc: ServicesDep) -> dict:
 
 @router.get("/api/runs/{run_id}")
 def run(run_id: str, svc: ServicesDep) -> dict:
-    """One run: detail, history, batch losses (the run page's first state)."""
-    svc.run_or_404(run_id)
+    """One run: detail, history, batch losses (the run page's first state); only what the
+    store holds for a run whose folder is not in this workspace's runs folder."""
+    svc.row_or_404(run_id)
     return finite(run_snapshot(svc.settings, svc.store, run_id))
 
 

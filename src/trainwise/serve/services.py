@@ -24,6 +24,18 @@ class Services:
     launcher: Launcher
     hub: EventHub
 
+    def row_or_404(self, run_id: str) -> dict:
+        """The run's store row, for what the store alone can show: its curves and status
+        (a shared store holds runs whose folders are on other machines).
+
+        Raises:
+            HTTPException: 404 when the store has no such run.
+        """
+        row = self.store.get_run(run_id)
+        if row is None:
+            raise HTTPException(404, f"no run '{run_id}' in the run store")
+        return row
+
     def run_or_404(self, run_id: str) -> tuple[dict, Path]:
         """The run's store row and directory.
 

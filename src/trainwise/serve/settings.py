@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from trainwise.errors import UserError
+from trainwise.tracking.store_url import ENV_VAR, STORE_FILE, masked, sqlite_file
 
-STORE_FILE = "trainwise.db"  # the run store's file in the runs folder (as session.STORE_FILE)
 LOOPBACK_NAMES = ("localhost",)
 # Bytes of randomness in a generated token (43 URL-safe characters).
 TOKEN_BYTES = 32
@@ -25,6 +26,8 @@ class ServeSettings:
         host, port: where the server listens.
         token: required on every request when set; None only on a loopback address.
         allow_user_code: whether configs that import a model by path may be launched.
+        store: the run store shown: a URL (``--store``, ``$TRAINWISE_STORE``), or None for
+            the runs folder's ``trainwise.db``.
     """
 
     workspace: Path
@@ -33,11 +36,13 @@ class ServeSettings:
     port: int = 8765
     token: str | None = None
     allow_user_code: bool = False
+    store: str | None = None
 
     @classmethod
     def create(cls, workspace: str | Path, runs_dir: str | Path = "runs",
                host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-               allow_user_code: bool = False) -> tuple[ServeSettings, bool]:
+               allow_user_code: bool = False,
+               store: str | None = None) -> tuple[ServeSettings, bool]:
         """Check the options and fill in what they leave open.
 
         Args:
@@ -47,12 +52,14 @@ class ServeSettings:
             port: the TCP port.
             token: the access token; None generates one for a non-loopback address.
             allow_user_code: allow launching configs with ``model.name: module:Class``.
+            store: the ``--store`` URL; None: ``$TRAINWISE_STORE``, else the runs folder's.
 
         Returns:
             The settings, and whether the token was generated here (so it must be shown).
 
         Raises:
-            UserError: the workspace does not exist, or the token is empty.
+            UserError: the workspace does not exist, the token is empty, or the store is no
+                store URL.
         """
         folder = Path(workspace).expanduser()
         if not folder.is_dir():
@@ -67,11 +74,20 @@ class ServeSettings:
         folder = folder.resolve()
         runs = Path(runs_dir).expanduser()
         runs = (runs if runs.is_absolute() else folder / runs).resolve()
-        return cls(folder, runs, host, port, token, allow_user_code), generated
+        store = store or os.environ.get(ENV_VAR) or None
+        if store is not None and sqlite_file(store) is not None:
+            # Absolute: the trainings this server launches run in the workspace, not here.
+            store = str(sqlite_file(store).resolve())
+        return cls(folder, runs, host, port, token, allow_user_code, store), generated
 
     @property
-    def store_path(self) -> Path:
-        return self.runs_dir / STORE_FILE
+    def store_path(self) -> str | Path:
+        """The run store to open: the URL, or the runs folder's SQLite file."""
+        return self.store or self.runs_dir / STORE_FILE
+
+    def store_label(self) -> str:
+        """The store as the console may show it (a URL's password hidden)."""
+        return masked(self.store_path)
 
     @property
     def state_dir(self) -> Path:

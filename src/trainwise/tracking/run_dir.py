@@ -7,6 +7,7 @@ import re
 import shutil
 import time
 from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 
 from trainwise.atomic import remove_temporaries, write_json_atomic, write_text_atomic
@@ -32,16 +33,20 @@ class RunDirectory:
         self._lock = RunLock(self.path)
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str, lock: bool = False) -> RunDirectory:
+    def create(cls, runs_dir: str | Path, name: str, lock: bool = False,
+               claim: Callable[[str, Path], bool] | None = None) -> RunDirectory:
         """Make a new, uniquely named run folder under ``runs_dir``.
 
         Args:
             runs_dir: the workspace's runs folder.
             name: the run's name (the folder is ``<date>-<time>-<name>``).
             lock: take the run's lock at once (a run that will train; see ``acquire``).
+            claim: ``claim(run_id, path)`` reserves the id in the run store and says whether
+                it was free; a store shared by several machines (PostgreSQL) may hold the same
+                id from another runs folder, and the next free name is taken then.
         """
         remove_abandoned_starts(runs_dir)
-        path = unique_folder(runs_dir, name)
+        path = unique_folder(runs_dir, name, claim)
         (path / "checkpoints").mkdir()
         (path / "plots").mkdir()
         run_dir = cls(path)
@@ -140,8 +145,10 @@ def remove_abandoned_starts(runs_dir: str | Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def unique_folder(parent: str | Path, name: str) -> Path:
-    """Make a new folder ``<date>-<time>-<name>`` under ``parent`` (``-2``, ``-3`` if taken)."""
+def unique_folder(parent: str | Path, name: str,
+                  claim: Callable[[str, Path], bool] | None = None) -> Path:
+    """Make a new folder ``<date>-<time>-<name>`` under ``parent`` (``-2``, ``-3`` if taken,
+    here or, with ``claim``, in the run store)."""
     stem = f"{datetime.now():%Y%m%d-%H%M%S}-{_slug(name)}"
     parent = Path(parent)
     parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +157,9 @@ def unique_folder(parent: str | Path, name: str) -> Path:
         try:
             path.mkdir()
         except FileExistsError:
+            continue
+        if claim is not None and not claim(path.name, path):
+            path.rmdir()
             continue
         return path
     raise RuntimeError(f"could not create a folder under {parent}")

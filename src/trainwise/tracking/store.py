@@ -1,8 +1,12 @@
-"""The run store: one SQLite file per workspace that indexes runs and receives live metrics.
+"""The run store: indexes runs and receives live metrics, in SQLite or PostgreSQL.
 
-WAL mode lets one process write a run while others (``trainwise runs``, the dashboard) read
-it. Each epoch's record and the run's summary row change in one transaction, so a reader
-never sees an epoch without its run row being up to date, and a kill leaves the file whole.
+By default one SQLite file per workspace (``<runs-dir>/trainwise.db``) in WAL mode, so one
+process writes a run while others (``trainwise runs``, the dashboard) read it. A PostgreSQL
+URL instead gives one store that runs on many machines write to and one dashboard follows
+(``store_url`` says how the store is chosen). Both go through the same tables and statements
+(``store_sql``, SQLAlchemy Core) and the same migrations (``store_migrations``). Each epoch's
+record and the run's summary row change in one transaction, so a reader never sees an epoch
+without its run row being up to date, and a kill leaves the store whole.
 
 Example:
     >>> import tempfile, pathlib
@@ -16,108 +20,72 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
+import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    name TEXT,
-    task TEXT,
-    status TEXT,            -- running, finished, stopped, interrupted, failed, diverged
-    monitor TEXT,           -- the history key early stopping / best checkpoint watch
-    best_value REAL,
-    best_epoch INTEGER,
-    epochs INTEGER,         -- epochs completed
-    duration_s REAL,        -- training time summed over epochs (and resumes)
-    path TEXT,              -- the run directory
-    created_at TEXT,
-    updated_at TEXT
-);
-CREATE TABLE IF NOT EXISTS epochs (
-    run_id TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    record TEXT NOT NULL,   -- the history record as JSON
-    PRIMARY KEY (run_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS batches (
-    run_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    epoch INTEGER NOT NULL,
-    loss REAL,
-    PRIMARY KEY (run_id, step)
-);
-"""
-
-# Added after the first release: ``_migrate`` adds them to older stores.
-LATER_COLUMNS = {
-    "reason": "TEXT",  # why a run failed or diverged, in words
-    "host": "TEXT",  # the training process: host name,
-    "pid": "INTEGER",  # pid,
-    "process_ticks": "INTEGER",  # and kernel start time (pids are reused)
-    "heartbeat_at": "TEXT",  # refreshed while it trains (tracking.liveness)
-}
-
-RUN_COLUMNS = ("name", "task", "status", "monitor", "best_value", "best_epoch", "epochs",
-               "duration_s", "path", *LATER_COLUMNS)
+from trainwise.errors import UserError
+from trainwise.tracking.store_url import masked, sqlite_file
 
 
 class RunStore:
-    """Runs and their per-epoch metrics in SQLite (WAL mode).
+    """Runs and their per-epoch metrics, in a SQLite file or a PostgreSQL database.
+
+    Safe to share between threads; a forked child opens connections of its own.
 
     Args:
-        path: the database file; created with its folder if absent.
+        location: a SQLite file (a path or ``sqlite:///path``; created with its folder if
+            absent), or a PostgreSQL URL (``postgresql://user@host:5432/database``).
+
+    Raises:
+        UserError: the location is no store URL, the database cannot be reached, a driver
+            is missing, or the store was written by a newer trainwise.
     """
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            _migrate(db)
-
-    @contextmanager
-    def _connect(self):
-        """The calling thread's connection, inside one transaction (committed on success,
-        rolled back on error)."""
-        db = self._connection()
-        with db:
-            yield db
-
-    def _connection(self) -> sqlite3.Connection:
-        # One connection per thread and process, kept open: opening one costs ~1 ms, and a
-        # training run writes every few epochs. A connection may not cross threads, and a
-        # forked child must not share its parent's.
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.db = sqlite3.connect(self.path, timeout=30)
-            local.db.row_factory = sqlite3.Row
-            # In WAL mode NORMAL stays consistent after a crash and avoids an fsync per commit.
-            local.db.execute("PRAGMA synchronous=NORMAL")
-            local.pid = os.getpid()
-        return local.db
+    def __init__(self, location: str | Path):
+        self._sql, migrations = _load_sql()
+        self.path = sqlite_file(location)  # the SQLite file; None for a server
+        self.label = masked(location)  # for messages: a URL's password hidden
+        if self.path is None:
+            self._engine = self._sql.server_engine(str(location), self.label)
+        else:
+            self._engine = self._sql.sqlite_engine(self.path)
+        self._dialect = self._engine.dialect.name
+        self._pid = os.getpid()
+        # A store dropped without close() still closes its pooled connections (a server's
+        # would otherwise linger until the process ends).
+        weakref.finalize(self, _release, self._engine, self._pid)
+        migrations.prepare(self._engine, self.label)
 
     def close(self) -> None:
-        """Close this thread's connection (a later call opens a new one)."""
-        db = getattr(self._local, "db", None)
-        if db is not None and getattr(self._local, "pid", None) == os.getpid():
-            db.close()
-        self._local.db = self._local.pid = None
+        """Close the pooled connections (a later call opens new ones)."""
+        self._engine_here().dispose()
 
     def upsert_run(self, run_id: str, **fields) -> None:
         """Create or update a run's row with any of ``RUN_COLUMNS``."""
-        with self._connect() as db:
-            self._upsert(db, run_id, fields)
+        self._check_fields(fields)
+        with self._writing() as connection:
+            self._upsert(connection, run_id, fields)
+
+    def claim_run(self, run_id: str, path: str | Path) -> bool:
+        """Reserve ``run_id`` for the new run at ``path``; False when another run holds it (a
+        store shared by machines whose runs folders made the same name in the same second)."""
+        path = str(Path(path).resolve())
+        with self._writing() as connection:
+            # RETURNING, not rowcount: psycopg reports no count for a skipped ON CONFLICT.
+            created = connection.execute(self._sql.create_run(self._dialect, run_id, _now())
+                                         .returning(self._sql.runs.c.id)).first()
+            if created is not None:
+                connection.execute(self._sql.update_run(run_id, {"path": path}, _now()))
+                return True
+        row = self.get_run(run_id)
+        return row is not None and row["path"] == path
 
     def heartbeat(self, run_id: str) -> None:
         """Refresh the run's ``heartbeat_at`` (its process is alive; see ``tracking.liveness``)."""
-        with self._connect() as db:
-            db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (_now(), run_id))
+        with self._writing() as connection:
+            connection.execute(self._sql.heartbeat(run_id, _now()))
 
     def record_epoch(self, run_id: str, record: dict, batches: list[dict] = (), **fields) -> None:
         """Store one epoch's history record (and its batch losses) and update the run row."""
@@ -126,85 +94,90 @@ class RunStore:
     def record_epochs(self, run_id: str, records: list[dict], batches: list[dict] = (),
                       **fields) -> None:
         """Store several epochs' records and batch losses in one transaction."""
-        with self._connect() as db:
-            db.executemany("INSERT OR REPLACE INTO epochs (run_id, epoch, record) VALUES (?, ?, ?)",
-                           [(run_id, record["epoch"], json.dumps(record)) for record in records])
-            db.executemany(
-                "INSERT OR REPLACE INTO batches (run_id, step, epoch, loss) VALUES (?, ?, ?, ?)",
-                [(run_id, b["step"], b["epoch"], b["loss"]) for b in batches])
-            self._upsert(db, run_id, fields)
+        self._check_fields(fields)
+        with self._writing() as connection:
+            for statement, rows in (self._sql.put_epochs(self._dialect, run_id, records),
+                                    self._sql.put_batches(self._dialect, run_id, batches)):
+                if rows:  # an executemany needs at least one row
+                    connection.execute(statement, rows)
+            self._upsert(connection, run_id, fields)
 
     def truncate(self, run_id: str, epochs: int) -> None:
         """Forget epochs after ``epochs`` (and their batches): a resume rewrites them."""
-        with self._connect() as db:
-            db.execute("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", (run_id, epochs))
-            db.execute("DELETE FROM batches WHERE run_id = ? AND epoch > ?", (run_id, epochs))
+        with self._writing() as connection:
+            for statement in self._sql.truncate(run_id, epochs):
+                connection.execute(statement)
 
     def get_run(self, run_id: str) -> dict | None:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self._reading() as connection:
+            row = connection.execute(self._sql.get_run(run_id)).mappings().first()
         return dict(row) if row else None
 
     def list_runs(self) -> list[dict]:
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM runs ORDER BY created_at").fetchall()
+        with self._reading() as connection:
+            rows = connection.execute(self._sql.list_runs()).mappings().all()
         return [dict(row) for row in rows]
 
     def history(self, run_id: str, after_epoch: int = 0) -> list[dict]:
         """The run's epoch records, all of them or only those after ``after_epoch``."""
-        with self._connect() as db:
-            rows = db.execute("SELECT record FROM epochs WHERE run_id = ? AND epoch > ? "
-                              "ORDER BY epoch", (run_id, after_epoch)).fetchall()
-        return [json.loads(row["record"]) for row in rows]
+        with self._reading() as connection:
+            records = connection.execute(self._sql.history(run_id, after_epoch)).scalars().all()
+        return [json.loads(record) for record in records]
 
     def batches(self, run_id: str, after_step: int = 0) -> list[dict]:
-        with self._connect() as db:
-            rows = db.execute("SELECT step, epoch, loss FROM batches WHERE run_id = ? AND "
-                              "step > ? ORDER BY step", (run_id, after_step)).fetchall()
-        return [dict(row) for row in rows]
+        with self._reading() as connection:
+            rows = connection.execute(self._sql.batch_losses(run_id, after_step)).mappings()
+            return [dict(row) for row in rows]
 
     def change_watch(self) -> ChangeWatch:
         """A cheap "did anything change?" for live readers (see ``ChangeWatch``)."""
-        return ChangeWatch(self.path)
+        # Autocommit: the watch's connection stays open, and must not sit in a transaction.
+        connection = self._engine_here().connect().execution_options(isolation_level="AUTOCOMMIT")
+        return ChangeWatch(connection, self._sql.change_marker(self._dialect))
 
-    @staticmethod
-    def _upsert(db: sqlite3.Connection, run_id: str, fields: dict) -> None:
-        unknown = set(fields) - set(RUN_COLUMNS)
-        if unknown:  # column names go into the SQL text below, so only known ones pass
-            raise ValueError(f"unknown run fields: {sorted(unknown)}")
+    # ------------------------------------------------------------- connections
+    def _engine_here(self):
+        # The engine pools connections per thread of use (opening one costs ~1 ms; a run
+        # writes every few epochs). A forked child must not touch its parent's pooled
+        # connections (their sockets and SQLite locks are the parent's): it drops the pool,
+        # leaving them open for the parent, and opens its own.
+        if self._pid != os.getpid():
+            self._engine.dispose(close=False)
+            self._pid = os.getpid()
+        return self._engine
+
+    @contextmanager
+    def _reading(self):
+        with self._engine_here().connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self):
+        """One transaction (committed on success, rolled back on error) that bumps the
+        change counter last: on PostgreSQL its row stays locked only until the commit."""
+        with self._engine_here().begin() as connection:
+            yield connection
+            connection.execute(self._sql.count_change())
+
+    def _upsert(self, connection, run_id: str, fields: dict) -> None:
         now = _now()
-        db.execute("INSERT OR IGNORE INTO runs (id, created_at, updated_at) VALUES (?, ?, ?)",
-                   (run_id, now, now))
+        connection.execute(self._sql.create_run(self._dialect, run_id, now))
         if fields:
-            assignments = ", ".join(f"{column} = ?" for column in fields)
-            db.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?",
-                       (*fields.values(), now, run_id))
+            connection.execute(self._sql.update_run(run_id, fields, now))
 
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Add the columns a store made by an older trainwise lacks."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-    for column, kind in LATER_COLUMNS.items():
-        if column not in present:
-            try:
-                db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
-            except sqlite3.OperationalError as err:
-                # Another process (a run, the dashboard, `trainwise runs`) opening the same
-                # new store added it between our look and our ALTER: the column is there.
-                if "duplicate column name" not in str(err):
-                    raise
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    def _check_fields(self, fields: dict) -> None:
+        unknown = set(fields) - set(self._sql.RUN_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown run fields: {sorted(unknown)}")
 
 
 class ChangeWatch:
     """Tells a reader whether any other connection committed to the store since it last asked.
 
-    SQLite's ``PRAGMA data_version`` changes for a connection whenever another connection (of
-    any process) commits; reading it costs no query of the tables. It is per connection, so
-    this keeps one open. Use it from one thread at a time.
+    It reads one marker on one open connection: SQLite's ``PRAGMA data_version`` (which
+    changes when another connection, of any process, commits; no table is read), or on
+    PostgreSQL the store's change counter, bumped by every write in its own transaction.
+    Use it from one thread at a time.
 
     Example:
         >>> import tempfile, pathlib
@@ -217,9 +190,9 @@ class ChangeWatch:
         True
     """
 
-    def __init__(self, path: str | Path):
-        # check_same_thread=False: a server asks from worker threads, one call at a time.
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    def __init__(self, connection, marker):
+        self._connection = connection
+        self._marker = marker
         self._version = self._read()
 
     def changed(self) -> bool:
@@ -228,7 +201,29 @@ class ChangeWatch:
         return changed
 
     def close(self) -> None:
-        self._db.close()
+        self._connection.close()
 
     def _read(self) -> int:
-        return self._db.execute("PRAGMA data_version").fetchone()[0]
+        return self._connection.execute(self._marker).scalar()
+
+
+def _load_sql():
+    """``store_sql`` and ``store_migrations``, imported when the first store opens: they
+    import SQLAlchemy (~0.2 s), which ``import trainwise`` and ``--help`` do without."""
+    try:
+        from trainwise.tracking import store_migrations, store_sql
+    except ModuleNotFoundError as err:
+        if err.name != "sqlalchemy":
+            raise
+        raise UserError("the run store needs SQLAlchemy, which is not installed; install it "
+                        "with: pip install 'sqlalchemy>=2.0'") from err
+    return store_sql, store_migrations
+
+
+def _release(engine, owner_pid: int) -> None:
+    # In a forked child the pooled connections are the parent's: leave them open for it.
+    engine.dispose(close=os.getpid() == owner_pid)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
