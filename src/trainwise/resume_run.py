@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainwise.callbacks import Callback
 from trainwise.config.load import load_config
 from trainwise.data.prepare import PreparedData
+from trainwise.distributed.launch import print_world_change, world_change
+from trainwise.distributed.world import World
 from trainwise.environment import choose_device, seed_everything
 from trainwise.errors import UserError
 from trainwise.inputs.registry import input_kind_for
@@ -28,6 +31,9 @@ from trainwise.tasks.registry import task_for
 from trainwise.tracking.run_dir import RunDirectory, resolve_run
 from trainwise.training.checkpoint import load_checkpoint, previous_path
 from trainwise.yaml_io import load_yaml
+
+if TYPE_CHECKING:
+    from trainwise.distributed.data_parallel import DataParallel
 
 # What Trainer.checkpoint_state writes, and so what a resume needs.
 RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "train_state", "callbacks", "rng")
@@ -51,36 +57,47 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
         UserError: another process trains the run now, its data changed, its checkpoints
             are all damaged, or ``epochs`` is not more than it has trained.
     """
+    world = World.from_environment()
+    if world is not None:  # one rank of a torchrun launch: the Run on rank 0 only
+        from trainwise.distributed.launch import resume_parallel
+
+        run_dir = resolve_run(reference, runs_dir) if world.is_main else None
+        return resume_parallel(run_dir, epochs, world, runs_dir, progress, list(callbacks),
+                               handle_signals)
     run_dir = resolve_run(reference, runs_dir)
     return open_resumed(run_dir, epochs, runs_dir, progress, list(callbacks)).train(
         handle_signals=handle_signals)
 
 
 def open_resumed(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
-                 callbacks: list[Callback]) -> Session:
+                 callbacks: list[Callback], parallel: DataParallel | None = None) -> Session:
     """The session that continues ``run_dir``, its lock taken (``resume`` trains it; a
     resumed batched sweep trains several together).
+
+    Args:
+        parallel: rank 0's side of a data-parallel resume, or None for one process.
 
     Raises:
         UserError: as ``resume``.
     """
     run_dir.acquire()  # before anything is read: a live run is left untouched
     try:
-        return _open(run_dir, epochs, runs_dir, progress, callbacks)
+        return _open(run_dir, epochs, runs_dir, progress, callbacks, parallel)
     except BaseException:
         run_dir.release()
         raise
 
 
 def _open(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
-          callbacks: list[Callback]) -> Session:
+          callbacks: list[Callback], parallel: DataParallel | None) -> Session:
     """The session that continues ``run_dir`` (its lock held)."""
     raw = load_yaml(run_dir.file("config.yaml").read_text())
     cfg = load_config(raw, {"train.epochs": epochs} if epochs else None)
     saved = _saved_state(run_dir)
     if saved is None:
-        return _restart(run_dir, cfg, runs_dir, progress, callbacks)
+        return _restart(run_dir, cfg, runs_dir, progress, callbacks, parallel)
     checkpoint, path = saved
+    _keep_training_path(run_dir, cfg, parallel)
     seed_everything(cfg)
     inputs = input_kind_for(cfg.data.kind)
     saved_prep = inputs.load_preprocessing(run_dir.read_json("preprocessing.json"))
@@ -89,9 +106,10 @@ def _open(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
     device = choose_device(cfg.train.device)
     model = build_model(cfg.model, inputs.input_shape(saved_prep), saved_prep.n_outputs,
                         task_for(cfg.task.type).probabilistic).to(device)
-    session = Session(cfg, data, model, device, run_dir, open_store(runs_dir), progress,
-                      callbacks)
+    session = Session(cfg, data, model, device, run_dir, open_store(runs_dir, cfg.runs.store),
+                      progress, callbacks, parallel)
     session.trainer.load_checkpoint_state(checkpoint, f"'{path}'")
+    _note_world_change(session, checkpoint)
     if epochs is not None and epochs <= session.trainer.state.epoch:
         raise UserError(f"--epochs {epochs}: run {run_dir.run_id} has already trained "
                         f"{session.trainer.state.epoch} epochs; ask for more than that.")
@@ -101,8 +119,39 @@ def _open(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,
     return session
 
 
+def _keep_training_path(run_dir: RunDirectory, cfg, parallel: DataParallel | None) -> None:
+    """A resumed run steps the way its checkpoint was written: the fused path keeps its
+    optimizer's parameters in other groups than autograd's, so the state of one does not
+    load into the other. A run that trained with autograd (under DDP, or ``train.fused:
+    off``) goes on with it; a fused run cannot go on under DDP.
+
+    Raises:
+        UserError: a fused run resumed with several processes.
+    """
+    recorded = (run_dir.read_json("manifest.json") if run_dir.exists("manifest.json")
+                else {}).get("training_path") or {}
+    if recorded.get("path") == "autograd":
+        cfg.train.fused = "off"
+    elif recorded.get("path") == "fused" and parallel is not None:
+        raise UserError(f"run {run_dir.run_id} trained in one process on the fused MLP path, "
+                        "whose optimizer state does not continue under data-parallel training. "
+                        "Resume it without --nproc/torchrun; to be able to switch, start runs "
+                        "meant for several processes with train.fused: off.")
+
+
+def _note_world_change(session: Session, checkpoint: dict) -> None:
+    """Say, and record in the manifest, what resuming at another world size changes."""
+    saved = (checkpoint.get("ranks") or {}).get("world_size", 1)
+    now = session.parallel.world.size if session.parallel is not None else 1
+    note = world_change(saved, now)
+    if note:
+        print_world_change(note)
+        changes = session.run_dir.read_json("manifest.json").get("world_size_changes", [])
+        session.record_manifest({"world_size_changes": [*changes, note]})
+
+
 def _restart(run_dir: RunDirectory, cfg, runs_dir, progress: bool,
-             callbacks: list[Callback]) -> Session:
+             callbacks: list[Callback], parallel: DataParallel | None) -> Session:
     """A run killed before its first checkpoint: open it again from its start, in place."""
     print(f"run {run_dir.run_id} was stopped before its first checkpoint: training it again "
           f"from epoch 0 in the same folder, with seed {cfg.train.seed}. Training is "
@@ -118,7 +167,8 @@ def _restart(run_dir: RunDirectory, cfg, runs_dir, progress: bool,
     first_manifest = run_dir.read_json("manifest.json") if run_dir.exists("manifest.json") else {}
     # A best.pt the first attempt wrote just before it was killed belongs to that attempt.
     (run_dir.checkpoints / "best.pt").unlink(missing_ok=True)
-    session = open_session(cfg, runs_dir, progress, callbacks, data=data, run_dir=run_dir)
+    session = open_session(cfg, runs_dir, progress, callbacks, data=data, run_dir=run_dir,
+                           parallel=parallel)
     # What others added to the first attempt's manifest stays (a sweep names its member).
     fresh = run_dir.read_json("manifest.json")
     session.record_manifest({key: value for key, value in first_manifest.items()

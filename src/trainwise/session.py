@@ -19,6 +19,7 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -29,6 +30,7 @@ from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config
 from trainwise.data.prepare import PreparedData
 from trainwise.diagnostics import diagnose_run
+from trainwise.distributed.world import World
 from trainwise.environment import choose_device, manifest, seed_everything
 from trainwise.inputs.registry import input_kind_for
 from trainwise.lr_choice import choose_lr
@@ -45,14 +47,15 @@ from trainwise.tracking.liveness import Heartbeat
 from trainwise.tracking.run_control import this_process
 from trainwise.tracking.run_dir import RunDirectory
 from trainwise.tracking.store import RunStore
+from trainwise.tracking.store_url import choose_store
 from trainwise.trainer_setup import build_trainer
 from trainwise.training.interrupt import ReceivedSignal, stop_on_interrupt
 from trainwise.training.transfer import REPORT_FILE as INIT_REPORT_FILE
 from trainwise.training.transfer import describe_init_report
 from trainwise.yaml_io import dump_yaml
 
-STORE_FILE = "trainwise.db"
-
+if TYPE_CHECKING:
+    from trainwise.distributed.data_parallel import DataParallel
 
 def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None = None, *,
         runs_dir: str | Path = "runs", progress: bool = True, callbacks: list[Callback] = (),
@@ -79,6 +82,11 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
     """
     merged = {**parse_overrides(overrides), **{k.replace("__", "."): v for k, v in keyword_overrides.items()}}
     cfg = load_config(config, merged)
+    world = World.from_environment(device=cfg.train.device)
+    if world is not None:  # one rank of a torchrun launch: returns the Run on rank 0 only
+        from trainwise.distributed.launch import fit_parallel
+
+        return fit_parallel(cfg, world, runs_dir, progress, list(callbacks), handle_signals)
     return open_session(cfg, runs_dir, progress, list(callbacks)).train(
         handle_signals=handle_signals)
 
@@ -110,7 +118,8 @@ def starting_model(cfg: Config, runs_dir: str | Path, data: PreparedData | None 
 
 def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
                  callbacks: list[Callback] = (), data: PreparedData | None = None,
-                 run_dir: RunDirectory | None = None) -> Session:
+                 run_dir: RunDirectory | None = None,
+                 parallel: DataParallel | None = None) -> Session:
     """Check everything, create the run directory with its opening record, and assemble the
     session that trains it (``fit`` is this and ``train()``; a batched sweep drives several).
 
@@ -122,6 +131,7 @@ def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
         data: data already prepared for this very config (a sweep shares one copy), or None.
         run_dir: an existing run to open again from its start, its lock held (``resume`` of
             a run killed before its first checkpoint); None: a new run directory.
+        parallel: rank 0's side of a data-parallel run (``distributed.launch``), or None.
 
     Raises:
         UserError: bad config, data or starting weights (nothing is written then).
@@ -131,8 +141,9 @@ def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
     with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the RNG
         model_summary = summarize_model(model, input_shape, str(device))
 
+    store = open_store(runs_dir, cfg.runs.store)  # unreachable: refused before any folder
     if run_dir is None:
-        run_dir = RunDirectory.create(runs_dir, cfg.name, lock=True)
+        run_dir = RunDirectory.create(runs_dir, cfg.name, lock=True, claim=store.claim_run)
     try:
         # First: a folder with a config.yaml is a run that `resume` can always train again.
         _write_config(run_dir, cfg)
@@ -146,8 +157,8 @@ def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
             run_dir.write_json(INIT_REPORT_FILE, init_report)
             if progress:
                 print(describe_init_report(init_report), file=sys.stderr)
-        session = Session(cfg, data, model, device, run_dir, open_store(runs_dir), progress,
-                          list(callbacks))
+        session = Session(cfg, data, model, device, run_dir, store, progress, list(callbacks),
+                          parallel)
         # Written once the session has resolved the class weights: they belong in the record.
         run_dir.write_json("data_summary.json", {**data.summary, **session.loss_notes()})
         session.record_manifest({"training_path": session.training_path})
@@ -157,9 +168,10 @@ def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
     return session
 
 
-def open_store(runs_dir: str | Path) -> RunStore:
-    """The workspace's run store (``<runs_dir>/trainwise.db``)."""
-    return RunStore(Path(runs_dir) / STORE_FILE)
+def open_store(runs_dir: str | Path, store: str | None = None) -> RunStore:
+    """The run store: ``store`` (the config's ``runs.store``), else ``$TRAINWISE_STORE``,
+    else the workspace's ``<runs_dir>/trainwise.db`` (``tracking.store_url``)."""
+    return RunStore(choose_store(runs_dir, store))
 
 
 def _write_config(run_dir: RunDirectory, cfg: Config) -> None:
@@ -178,6 +190,7 @@ class Session:
     store: RunStore
     progress: bool
     user_callbacks: list[Callback]
+    parallel: DataParallel | None = None  # rank 0 of a data-parallel run (torchrun)
 
     def __post_init__(self):
         self.inputs = input_kind_for(self.cfg.data.kind)

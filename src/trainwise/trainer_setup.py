@@ -41,31 +41,43 @@ class TrainerParts:
     """The trainer and the pieces of it the session and sweeps reach for."""
 
     trainer: Trainer
-    checkpointer: ModelCheckpoint  # its clock is shared by a batched sweep's members
-    control: RunControl  # lets another process stop the run
+    checkpointer: ModelCheckpoint | None  # its clock is shared by a batched sweep's members
+    control: RunControl | None  # lets another process stop the run (None: a rank > 0)
     training_path: dict  # {"path": "fused" | "autograd", "reason": ...} for the manifest
 
 
-def build_trainer(session: Session) -> TrainerParts:
-    """The Trainer for ``session``'s config, data, model and device."""
-    cfg, data, device = session.cfg, session.data, session.device
+def build_trainer(session: Session, records: bool = True) -> TrainerParts:
+    """The Trainer for ``session``'s config, data, model and device.
+
+    Args:
+        session: a ``Session``, or a data-parallel run's rank > 0 (``distributed.launch``).
+        records: with the callbacks that write the run record (checkpoints, the store, the
+            progress bar, the task's live records, Stop requests); a rank > 0 trains
+            without them, in step with rank 0, which writes.
+    """
+    cfg, data, device, parallel = session.cfg, session.data, session.device, session.parallel
     y_train = torch.from_numpy(data.arrays["train"][1]).to(device)  # the fit sample, streamed
     loss_fn = session.task.loss(cfg, data.preprocessor, y_train, device)
-    fused_step, training_path = _fused_step(session.model, cfg, loss_fn)
+    fused_step, training_path = _fused_step(session.model, cfg, loss_fn, parallel is not None)
     optimizer = fused_step.optimizer if fused_step else build_optimizer(session.model, cfg)
     stopping = cfg.train.early_stopping
     batches = session.inputs.batches(data, cfg, device)
+    validation = session.inputs.validation(data, device)
+    if parallel is not None:
+        batches, validation = parallel.shard(batches, validation)
     steps = optimizer_steps_per_epoch(len(batches), cfg.train.accumulate)
-    checkpointer, control = _checkpointer(session), RunControl(session.run_dir.path)
+    checkpointer, control = ((_checkpointer(session), RunControl(session.run_dir.path))
+                             if records else (None, None))
     trainer = Trainer(
         session.model, optimizer, loss_fn, batches,
         epochs=cfg.train.epochs,
         metric=RunningMetric(session.task.running_metric, scale=data.preprocessor.target_std,
                              probabilistic=session.task.probabilistic),
-        validation=session.inputs.validation(data, device),
+        validation=validation,
         scheduler=build_schedule(optimizer, cfg.train, steps, stopping.monitor,
                                  resolve_mode(stopping.monitor, stopping.mode)),
-        callbacks=_callbacks(session, checkpointer, control),
+        callbacks=(_callbacks(session, checkpointer, control) if records
+                   else _training_callbacks(session)),
         grad_clip=cfg.train.grad_clip,
         penalty=WeightPenalty(session.model, cfg.model.l1,
                               cfg.model.l2 if cfg.model.l2_as == "penalty" else 0.0),
@@ -74,6 +86,7 @@ def build_trainer(session: Session) -> TrainerParts:
         mixup=cfg.train.mixup,
         fused_step=fused_step,
         eval_batch_size=_eval_rows(session.inputs.input_shape(data.preprocessor)),
+        parallel=parallel,
     )
     return TrainerParts(trainer, checkpointer, control, training_path)
 
@@ -87,10 +100,15 @@ def _eval_rows(sample_shape: tuple[int, ...]) -> int:
     return max(64, min(EVAL_ROWS, CHUNK_VALUES // math.prod(sample_shape)))
 
 
-def _fused_step(model: torch.nn.Module, cfg, loss_fn) -> tuple[FusedStep | None, dict]:
+def _fused_step(model: torch.nn.Module, cfg, loss_fn,
+                data_parallel: bool) -> tuple[FusedStep | None, dict]:
     """The fused (no autograd) step when the run allows it, and which path trains, why."""
-    verdict = (fused_eligibility(model, cfg, loss_fn)
-               if cfg.train.fused == "auto" else Eligibility(False, "train.fused: off"))
+    if data_parallel:  # DDP reduces the gradients autograd's backward produces
+        verdict = Eligibility(False, "data-parallel (DDP) training runs autograd")
+    elif cfg.train.fused == "auto":
+        verdict = fused_eligibility(model, cfg, loss_fn)
+    else:
+        verdict = Eligibility(False, "train.fused: off")
     path = {"path": "fused" if verdict else "autograd", "reason": verdict.reason or None}
     return (FusedStep.from_config(model, cfg, loss_fn) if verdict else None), path
 
@@ -124,6 +142,19 @@ def _callbacks(session: Session, checkpointer: ModelCheckpoint,
     callbacks += session.task.callbacks(cfg, session.data, session.run_dir)
     callbacks.append(control)
     return callbacks
+
+
+def _training_callbacks(session: Session) -> list[Callback]:
+    """The callbacks that change training itself, in the order ``_callbacks`` has them: what
+    a data-parallel rank > 0 runs (it writes nothing; rank 0 records)."""
+    cfg = session.cfg
+    stopping = cfg.train.early_stopping
+    callbacks = [*_freeze_schedule(session), DeadUnitMonitor(), TerminateOnNaN()]
+    if stopping.enabled:
+        callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience,
+                                       stopping.min_delta, stopping.restore_best,
+                                       stopping.min_epochs))
+    return callbacks + session.user_callbacks
 
 
 def _freeze_schedule(session: Session) -> list[Callback]:

@@ -80,10 +80,25 @@ class CallbackList:
         return {_key(position, cb): cb.state_dict() for position, cb in enumerate(self.callbacks)}
 
     def load_state_dict(self, saved: dict) -> None:
-        for position, cb in enumerate(self.callbacks):
-            if _key(position, cb) in saved:
-                cb.load_state_dict(saved[_key(position, cb)])
+        """Each callback's saved state, matched by its class and its rank among callbacks of
+        that class, not by position: a run resumed without its progress bar (``--quiet``),
+        or a data-parallel rank that runs only the training callbacks, still gets its early
+        stopping counters back."""
+        by_kind = _by_kind(sorted(saved, key=lambda key: int(key.split(":", 1)[0])),
+                           lambda key: key.split(":", 1)[1])
+        mine = _by_kind(self.callbacks, lambda cb: type(cb).__name__)
+        for kind, callbacks in mine.items():
+            for callback, key in zip(callbacks, by_kind.get(kind, [])):
+                callback.load_state_dict(saved[key])
 
 
 def _key(position: int, callback: Callback) -> str:
     return f"{position}:{type(callback).__name__}"
+
+
+def _by_kind(items, kind_of) -> dict[str, list]:
+    """``items`` grouped by kind, each group in its original order."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(kind_of(item), []).append(item)
+    return groups

@@ -15,7 +15,10 @@ from trainwise.cli.options import runs_dir_option
               help="New total number of epochs (default: the run's own).")
 @runs_dir_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool) -> None:
+@click.option("--nproc", type=click.IntRange(min=1), default=None,
+              help="Continue with N data-parallel processes on this machine (torchrun); "
+                   "any number, whatever the run had.")
+def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool, nproc: int | None) -> None:
     """Continue RUN (a path or id) exactly where its last checkpoint left it.
 
     The learning rate, schedule, optimizer moments, data order, RNG, early-stopping state and
@@ -25,6 +28,10 @@ def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool) -> None:
     RUN may also be a sweep (its folder under RUNS_DIR/sweeps, or its id): its unfinished
     members continue, those never started are trained, and its results are written.
     """
+    if nproc is not None and nproc > 1:
+        from trainwise.cli.launch import relaunch_with_torchrun, without_nproc
+
+        sys.exit(relaunch_with_torchrun(nproc, without_nproc(sys.argv[1:])))
     from trainwise.sweep.resume import is_sweep
 
     if is_sweep(run, runs_dir):
@@ -40,5 +47,7 @@ def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool) -> None:
     from trainwise.resume_run import resume as resume_run
 
     result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet, handle_signals=True)
+    if result is None:  # a data-parallel rank > 0: rank 0 reports
+        return
     print_results(result)
     sys.exit(exit_code(result.status))

@@ -19,22 +19,34 @@ from trainwise.cli.options import runs_dir_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Samples per batch (train.batch_size).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--nproc", type=click.IntRange(min=1), default=None,
+              help="Data-parallel training with N processes on this machine (torchrun).")
 def train(config: str, overrides: tuple[str, ...], runs_dir: str, epochs: int | None,
-          lr: float | None, batch_size: int | None, quiet: bool) -> None:
+          lr: float | None, batch_size: int | None, quiet: bool, nproc: int | None) -> None:
     """Train a model from CONFIG (a YAML file), with optional key=value OVERRIDES.
 
     \b
     Example: trainwise train examples/auto_mpg.yaml --epochs 50 model.hidden=[32,32]
+    Data-parallel: trainwise train CONFIG --nproc 2
+              (= torchrun --standalone --nproc_per_node=2 -m trainwise train CONFIG)
     """
-    from trainwise.cli.display import exit_code, print_results
-    from trainwise.session import fit
-
     # The options are shorthands for their dotted keys, and win over the same key given as
     # an override, as the more specific spelling.
     shorthands = [f"train.{key}={value}" for key, value in
                   (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)) if value is not None]
+    if nproc is not None and nproc > 1:
+        from trainwise.cli.launch import check_parallel_config, relaunch_with_torchrun, without_nproc
+
+        # A mistake is told once, here, not by every rank after torchrun has started them.
+        check_parallel_config(config, [*overrides, *shorthands])
+        sys.exit(relaunch_with_torchrun(nproc, without_nproc(sys.argv[1:])))
+    from trainwise.cli.display import exit_code, print_results
+    from trainwise.session import fit
+
     run = fit(config, [*overrides, *shorthands], runs_dir=runs_dir, progress=not quiet,
               handle_signals=True)
+    if run is None:  # a data-parallel rank > 0: rank 0 reports
+        return
     print_data_warnings(run)
     print_results(run)
     sys.exit(exit_code(run.status))

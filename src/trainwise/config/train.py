@@ -136,6 +136,9 @@ class TrainConfig(Section):
     seed: int = 0  # seeds weights, dropout and data order
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # where tensors live
     deterministic: bool = False  # torch deterministic algorithms (slower on GPU)
+    # Data-parallel runs (torchrun): seconds a rank waits for the others in one collective
+    # before the run fails as wedged (rank 0 choosing train.lr: auto counts too).
+    ddp_timeout_s: float = Field(300.0, gt=0.0)
     log_batches: bool = True  # keep each batch's loss in the history (read once per epoch)
     scheduler: SchedulerConfig = SchedulerConfig()
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()

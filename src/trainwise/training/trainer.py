@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -48,6 +49,9 @@ class Trainer:
         fused_step: a ``fused.FusedStep`` over ``model``: forward, backward, penalty, clipping
             and the optimizer's update in one call without autograd (its ``optimizer`` must be
             ``optimizer``); None trains with autograd. The session decides (``fused_eligibility``).
+        parallel: a ``distributed.DataParallel`` when this process is one rank of a
+            data-parallel run (``batches`` and ``validation`` are then this rank's shards);
+            None for a single process.
 
     Example:
         >>> from trainwise.training.losses import MSELoss
@@ -67,7 +71,7 @@ class Trainer:
                  callbacks: list[Callback] = (), grad_clip: float | None = None,
                  penalty: WeightPenalty | None = None, log_batches: bool = True,
                  eval_batch_size: int = 8192, accumulate: int = 1, mixup: float = 0.0,
-                 fused_step=None):
+                 fused_step=None, parallel=None):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -86,6 +90,8 @@ class Trainer:
         self.accumulate = accumulate
         self.mixup = Mixup(mixup) if mixup > 0 else None
         self.fused_step = fused_step
+        self.parallel = parallel
+        self.forward_module = model  # what trains: the model, or the model inside DDP
         self.state = TrainState()
         self._logged: dict[str, torch.Tensor] = {}  # this epoch's ``log_value`` values
 
@@ -104,8 +110,17 @@ class Trainer:
             state.stop_reason = None
         state.interrupted = False
         self.callbacks.call("on_train_begin", self)
-        while state.epoch < self.epochs and not (state.stop_training or state.interrupted):
-            self.train_epoch()
+        try:
+            if self.parallel is not None:
+                self.forward_module = self.parallel.wrap(self.model)
+                self.parallel.agree_to_stop(state)  # a Stop request found at the start
+            while state.epoch < self.epochs and not (state.stop_training or state.interrupted):
+                self.train_epoch()
+        except RuntimeError as error:
+            # A collective whose peer died or went silent: name the rank, not gloo's socket.
+            if self.parallel is None:
+                raise
+            raise self.parallel.world.explain(error) from error
         self.callbacks.call("on_train_end", self)
         return state
 
@@ -125,11 +140,13 @@ class Trainer:
             self._accumulate(loss, metric_sum, rows, len(group))
             self.schedule.after_step()
             self.callbacks.call("on_batch_end", self, loss)
-            if state.interrupted:  # checked per optimizer step: no half-summed gradient is lost
+            if self._stopping_now():  # checked per optimizer step: no half-summed gradient is lost
                 state.epoch_seconds += time.perf_counter() - started
                 return
         record = self.end_epoch(started)
         self.callbacks.call("on_epoch_end", self, record)
+        if self.parallel is not None:
+            self.parallel.agree_to_stop(state)  # e.g. a callback of rank 0's alone stopped it
 
     def training_step(self, features: torch.Tensor, targets: torch.Tensor,
                       weights: torch.Tensor | None = None):
@@ -151,14 +168,21 @@ class Trainer:
         if self.fused_step is not None:
             return self._fused_step(*group[0])
         rows = sum(len(targets) for _, targets, _ in group)
+        # Data-parallel: this rank's share of the global batch (1.0 when the ranks' shares
+        # are equal); DDP then averages the ranks' gradients into the global batch's.
+        rank_share = self.parallel.gradient_scale(group) if self.parallel is not None else 1.0
         self.optimizer.zero_grad(set_to_none=True)
         losses, metric_sums = [], []
         for position, (features, targets, weights) in enumerate(group):
             prediction, loss = self._forward(features, targets, weights)
+            if len(targets) == 0:  # a rank's empty share of a short last batch: no rows,
+                loss = prediction.sum() * 0.0  # but DDP still needs its backward
             # Without accumulation the share is 1: skip the multiply (bit-identical, no kernel).
-            scaled = loss if len(targets) == rows else loss * (len(targets) / rows)
+            scaled = loss if len(targets) == rows else loss * (len(targets) / max(rows, 1))
+            objective = scaled if rank_share == 1.0 else scaled * rank_share
             last = position == len(group) - 1
-            (scaled + self.penalty() if self.penalty and last else scaled).backward()
+            with self._gradient_sync(last):
+                (objective + self.penalty() if self.penalty and last else objective).backward()
             losses.append(scaled.detach())
             # The metric compares with the batch's own targets, mixup or not.
             metric_sums.append(self.metric.batch_sum(prediction.detach(), targets))
@@ -185,6 +209,8 @@ class Trainer:
         """
         state = self.state
         validation = self._validation_values()
+        if self.parallel is not None:  # every rank reads the same, global, numbers
+            validation = self.parallel.reduce_epoch(state, validation)
         named = dict(validation)
         if state.grad_norm is not None:
             named["grad_norm"] = state.grad_norm.reshape(())
@@ -305,9 +331,23 @@ class Trainer:
                  weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Prediction and loss of one batch; with mixup, of its mixed rows."""
         if self.mixup is not None:
-            return self.mixup.forward(self.model, self.loss_fn, features, targets, weights)
-        prediction = self.model(features)
+            return self.mixup.forward(self.forward_module, self.loss_fn, features, targets,
+                                      weights)
+        prediction = self.forward_module(features)
         return prediction, self.loss_fn(prediction, targets, weights)
+
+    def _stopping_now(self) -> bool:
+        """Whether to end the epoch after this step (Ctrl-C, SIGTERM, a Stop request). The
+        ranks of a data-parallel run decide together, at the same steps."""
+        if self.parallel is None:
+            return self.state.interrupted
+        return self.parallel.agree_to_stop(self.state, every_step=False)
+
+    def _gradient_sync(self, last: bool):
+        """DDP reduces gradients once per optimizer step: on the group's last backward."""
+        if last or self.forward_module is self.model:
+            return nullcontext()
+        return self.forward_module.no_sync()
 
     def _accumulate(self, loss: torch.Tensor, metric_sum: torch.Tensor, rows: int,
                     batches: int = 1) -> None:
@@ -343,6 +383,7 @@ class Trainer:
             "train_state": self.state.state_dict(),
             "callbacks": self.callbacks.state_dict(),
             "rng": capture_rng_state(),
+            **({"ranks": self.parallel.checkpoint_fields()} if self.parallel is not None else {}),
         }
 
     def load_checkpoint_state(self, checkpoint: dict, source: str = "the checkpoint") -> None:
@@ -353,6 +394,8 @@ class Trainer:
         self.state = TrainState.from_state_dict(checkpoint["train_state"])
         self.callbacks.load_state_dict(checkpoint["callbacks"])
         restore_rng_state(checkpoint["rng"])
+        if self.parallel is not None:  # each rank's own random state; a partial epoch once
+            self.parallel.resumed(checkpoint, self.state)
 
 
 def _sum(values: list[torch.Tensor]) -> torch.Tensor:
