@@ -28,6 +28,7 @@ from trainwise.cli.segment import segment
 from trainwise.cli.show import show
 from trainwise.cli.sweep import sweep
 from trainwise.cli.train import train
+from trainwise.cli.tune import tune
 from trainwise.cli.verify_origin import verify_origin
 from trainwise.errors import RunFailed, UserError
 
@@ -84,7 +85,7 @@ def cli() -> None:
 
 
 for command in (train, resume, predict, evaluate, lr_find, runs, show, diagnose, report, compare,
-                serve, sweep,
+                serve, sweep, tune,
                 datasets, verify_origin, make_region, make_frames, make_scene, sample_rasters,
                 isoscape, segment):
     cli.add_command(command)
