@@ -13,6 +13,7 @@ from trainwise.cli.compare import compare
 from trainwise.cli.datasets import datasets
 from trainwise.cli.diagnose import diagnose
 from trainwise.cli.evaluate import evaluate
+from trainwise.cli.export import export
 from trainwise.cli.isoscape import isoscape
 from trainwise.cli.lr_find import lr_find
 from trainwise.cli.make_frames import make_frames
@@ -81,13 +82,16 @@ def cli() -> None:
     trainwise sample-rasters pts.csv --rasters DIR --out t.csv   covariates at points
     trainwise isoscape RUN --rasters DIR --out iso.tif           map mean and variance
     trainwise segment RUN --raster scene.tif --out map.tif       map land cover (raster run)
+    trainwise export RUN --format onnx              a graph that takes raw values (or pt2)
+    trainwise tune CONFIG --trials 30               search hyper-parameters (Optuna)
+    trainwise train CONFIG --nproc 2                data-parallel training (torchrun)
     """
 
 
 for command in (train, resume, predict, evaluate, lr_find, runs, show, diagnose, report, compare,
                 serve, sweep, tune,
                 datasets, verify_origin, make_region, make_frames, make_scene, sample_rasters,
-                isoscape, segment):
+                isoscape, segment, export):
     cli.add_command(command)
 
 
