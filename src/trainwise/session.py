@@ -25,6 +25,7 @@ import torch
 
 from trainwise.allocator import keep_freed_memory
 from trainwise.callbacks import Callback
+from trainwise.callbacks.loggers import log_run_record, require_loggers
 from trainwise.callbacks.nan_guard import diverged
 from trainwise.config.load import load_config, parse_overrides
 from trainwise.config.schema import Config
@@ -136,6 +137,7 @@ def open_session(cfg: Config, runs_dir: str | Path, progress: bool = True,
     Raises:
         UserError: bad config, data or starting weights (nothing is written then).
     """
+    require_loggers(cfg)  # a missing TensorBoard or MLflow extra: before any work
     data, model, device, init_report = starting_model(cfg, runs_dir, data)
     input_shape = input_kind_for(cfg.data.kind).input_shape(data.preprocessor)
     with torch.random.fork_rng(devices=[]):  # the summary's forward pass must not move the RNG
@@ -307,6 +309,7 @@ class Session:
         else:
             self._finish(draw_plots)
             self._write_findings()
+        log_run_record(self.trainer.callbacks.callbacks, self.run_dir.path)  # the files above
         self.concluded = True
         self.close()
         return Run(self.run_dir)

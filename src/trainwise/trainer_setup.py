@@ -20,6 +20,7 @@ from trainwise.callbacks import (
     TerminateOnNaN,
 )
 from trainwise.callbacks.freeze import FreezeSchedule
+from trainwise.callbacks.loggers import build_loggers
 from trainwise.callbacks.monitor import resolve_mode
 from trainwise.callbacks.run_control import RunControl
 from trainwise.fused import Eligibility, FusedStep, fused_eligibility
@@ -127,7 +128,7 @@ def _callbacks(session: Session, checkpointer: ModelCheckpoint,
     callbacks = [*_freeze_schedule(session), DeadUnitMonitor(), TerminateOnNaN(),
                  *_pseudo_label(session)]
     if session.progress:
-        callbacks.append(ProgressBar())
+        callbacks.append(ProgressBar(every=cfg.tracking.progress_every))
     if stopping.enabled:
         callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience,
                                        stopping.min_delta, stopping.restore_best,
@@ -140,6 +141,8 @@ def _callbacks(session: Session, checkpointer: ModelCheckpoint,
     # The task's live records. Stateless, so placed after the checkpoint: older runs' saved
     # callback keys keep their positions.
     callbacks += session.task.callbacks(cfg, session.data, session.run_dir)
+    # TensorBoard, MLflow: here only, so a data-parallel rank > 0 logs nothing twice.
+    callbacks += build_loggers(cfg, session.run_dir)
     callbacks.append(control)
     return callbacks
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 import click
 
 from trainwise.cli.options import runs_dir_option, store_option
+from trainwise.cli.show import format_option
+
+# The store's columns ``--format json`` gives for each run (the process fields stay inside).
+RUN_FIELDS = ("id", "name", "task", "status", "reason", "monitor", "best_value", "best_epoch",
+              "epochs", "duration_s", "path", "created_at", "updated_at")
 
 
 @click.command()
 @runs_dir_option
 @store_option
-def runs(runs_dir: str, store: str | None) -> None:
+@format_option
+def runs(runs_dir: str, store: str | None, format_: str) -> None:
     """List runs: id, name, task, status, best monitored value, epochs, duration.
 
     A run marked running whose process is gone shows as interrupted, with the command that
-    resumes it.
+    resumes it. ``--format json`` prints one JSON array of run objects instead.
     """
     from rich.table import Column, Table
 
@@ -26,7 +32,15 @@ def runs(runs_dir: str, store: str | None) -> None:
 
     location = choose_store(runs_dir, store)
     file = sqlite_file(location)
-    if file is not None and not file.is_file():  # reading must not create an empty store
+    missing = file is not None and not file.is_file()  # reading must not create an empty store
+    if format_ == "json":
+        from trainwise.cli.show import to_json
+
+        rows = [] if missing else RunStore(location).list_runs()
+        click.echo(to_json([{**{key: row[key] for key in RUN_FIELDS},
+                             "status": observed_status(row)} for row in rows]))
+        return
+    if missing:
         click.echo(f"No runs yet in '{file.parent}'. Start one with: trainwise train CONFIG")
         return
     table = Table("name", "task", "status", "best", "epochs", "duration")

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import click
 
 from trainwise.cli.options import runs_dir_option, store_option
+
+# ``--format json``: the same information for scripts, on stdout.
+format_option = click.option("--format", "format_", type=click.Choice(["table", "json"]),
+                             default="table", show_default=True,
+                             help="table for people, json for scripts.")
 
 
 @click.command()
 @click.argument("run")
 @runs_dir_option
 @store_option
-def show(run: str, runs_dir: str, store: str | None) -> None:
+@format_option
+def show(run: str, runs_dir: str, store: str | None, format_: str) -> None:
     """Print RUN's config, data summary, model summary and results."""
     from trainwise.cli.console import make_console
     from trainwise.cli.display import print_results
     from trainwise.tracking.run_dir import resolve_run
 
     run_dir = resolve_run(run, runs_dir)
+    if format_ == "json":
+        click.echo(to_json(run_object(run_dir, _observed(run_dir, runs_dir, store))))
+        return
     console = make_console()
     console.rule(f"run {run_dir.run_id}")
     console.print("[bold]Config[/bold]")
@@ -31,6 +43,48 @@ def show(run: str, runs_dir: str, store: str | None) -> None:
     from trainwise.run import Run
 
     print_results(Run(run_dir), console, status=_observed(run_dir, runs_dir, store))
+
+
+def run_object(run_dir, status: dict) -> dict:
+    """What the tables show, as plain data: config, status, data and model summaries,
+    metrics per split, a summary of the history, the diagnosis's findings."""
+    from trainwise.run import Run
+    from trainwise.training.transfer import REPORT_FILE
+    from trainwise.yaml_io import load_yaml
+
+    run = Run(run_dir)
+    history = run.history
+    return {
+        "id": run.id,
+        "path": str(run.path.resolve()),
+        "config": load_yaml(run_dir.file("config.yaml").read_text()),
+        "status": status,
+        "data": run_dir.read_json("data_summary.json"),
+        "model": run_dir.read_json("model_summary.json"),
+        "init_from": run_dir.read_json(REPORT_FILE) if run_dir.exists(REPORT_FILE) else None,
+        "metrics": run.metrics,
+        "history": {"epochs": len(history), "keys": list(history[-1]) if history else [],
+                    "first": history[0] if history else None,
+                    "last": history[-1] if history else None},
+        "findings": (run_dir.read_json("findings.json") if run_dir.exists("findings.json")
+                     else []),
+    }
+
+
+def to_json(value) -> str:
+    """``value`` as strict JSON: NaN and infinities (a diverged run's losses) become null,
+    which every JSON reader accepts and Python's ``NaN`` is not."""
+    return json.dumps(_finite(value), indent=2)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _observed(run_dir, runs_dir: str, store: str | None) -> dict:

@@ -22,6 +22,7 @@ from trainwise.config.streaming import StreamingConfig
 from trainwise.config.sweep import SweepConfig
 from trainwise.config.task import (CLASSIFICATION_LOSSES, LOSS_PARAMETERS, LOSSES_BY_TASK,
                                    PROBABILISTIC_LOSSES, REGRESSION_LOSSES, TaskConfig)
+from trainwise.config.tracking import TrackingConfig
 from trainwise.config.train import (OPTIMIZERS, SCHEDULERS, CheckpointConfig,
                                     EarlyStoppingConfig, LRFinderConfig, ParamGroupConfig,
                                     PseudoLabelConfig, SchedulerConfig, TrainConfig)
@@ -57,6 +58,7 @@ __all__ = [
     "StreamingConfig",
     "SweepConfig",
     "TaskConfig",
+    "TrackingConfig",
     "TrainConfig",
 ]
 
@@ -77,6 +79,7 @@ class Config(Section):
     train: TrainConfig = TrainConfig()
     sweep: SweepConfig | None = None  # see SweepConfig
     runs: RunsConfig = RunsConfig()  # where the run is recorded (the run store)
+    tracking: TrackingConfig = TrackingConfig()  # TensorBoard, MLflow, progress lines
     tune: TuneConfig | None = None  # see config/tune.py (trainwise tune); train ignores it
 
     @model_validator(mode="after")
