@@ -83,8 +83,18 @@ def test_runs_and_show_describe_the_run(invoke, runs_dir, regression_csv, tmp_pa
     assert "val_loss" in listing.output and "regression" in listing.output
     shown = invoke("show", run.name, "--runs-dir", runs_dir)
     assert shown.exit_code == 0, shown.output
-    for text in ("Config", "Data", "Model", "Linear", "Total params", "test split", "colour"):
-        assert text in shown.output
+    text = shown.output
+    # Results first, then data, model and config in brief: one screen.
+    assert text.index("test split") < text.index("Data") < text.index("Model") \
+        < text.index("Config")
+    assert "colour: 3 values" in text and "rows: train " in text
+    assert "parameters (all trainable)" in text
+    assert "model.hidden: [16]" in text and "train.lr: 0.01" in text  # what differs
+    assert "{'" not in text and "Units." not in text  # no raw Python dicts, no torchinfo noise
+    assert len(text.splitlines()) <= 60
+    everything = invoke("show", run.name, "--runs-dir", runs_dir, "--config", "--model").output
+    for part in ("Linear", "Total params", "scale_target: true", "batch_size: 32"):
+        assert part in everything
 
 
 def test_overrides_reach_the_resolved_config(invoke, runs_dir, regression_csv, tmp_path):

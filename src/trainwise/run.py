@@ -28,14 +28,14 @@ from trainwise.inputs.registry import input_kind_for
 from trainwise.models.build import build_model
 from trainwise.tasks.base import Task
 from trainwise.tasks.registry import task_for
-from trainwise.tracking.run_dir import RunDirectory, resolve_run
+from trainwise.run_files import RunFiles
+from trainwise.tracking.run_dir import resolve_run
 from trainwise.training.checkpoint import load_weights_into
-from trainwise.yaml_io import load_yaml
 
 MODEL_FILE = "model.safetensors"
 
 
-class Run:
+class Run(RunFiles):
     """One run directory, with the model ready to predict.
 
     Attributes:
@@ -46,37 +46,13 @@ class Run:
         status: ``status.json``: status, epochs, best epoch and value, stop reason.
     """
 
-    def __init__(self, run_dir: RunDirectory):
-        self.run_dir = run_dir
-
-    @property
-    def path(self) -> Path:
-        return self.run_dir.path
-
-    @property
-    def id(self) -> str:
-        return self.run_dir.run_id
-
     @cached_property
     def config(self) -> Config:
-        raw = load_yaml(self.run_dir.file("config.yaml").read_text())
-        return load_config(raw)
+        return load_config(self.raw_config)
 
     @cached_property
     def preprocessor(self) -> Preprocessor:
         return self.inputs.load_preprocessing(self.run_dir.read_json("preprocessing.json"))
-
-    @property
-    def history(self) -> list[dict]:
-        return self.run_dir.read_json("history.json") if self.run_dir.exists("history.json") else []
-
-    @property
-    def metrics(self) -> dict:
-        return self.run_dir.read_json("metrics.json") if self.run_dir.exists("metrics.json") else {}
-
-    @property
-    def status(self) -> dict:
-        return self.run_dir.read_json("status.json")
 
     @cached_property
     def model(self) -> torch.nn.Module:

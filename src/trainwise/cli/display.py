@@ -6,10 +6,10 @@ from rich.console import Console
 from rich.table import Table
 
 from trainwise.cli.console import make_console
-from trainwise.run import Run
+from trainwise.run_files import RunFiles
 
 
-def print_results(run: Run, console: Console | None = None, status: dict | None = None) -> None:
+def print_results(run: RunFiles, console: Console | None = None, status: dict | None = None) -> None:
     """The run's status line, then its metrics per split.
 
     Args:
@@ -33,7 +33,7 @@ def print_results(run: Run, console: Console | None = None, status: dict | None 
     for split, metrics in run.metrics.items():
         print_metrics(metrics, f"{split} split", console, status)
     if run.run_dir.exists("findings.json"):
-        print_findings(run.run_dir.read_json("findings.json"), console)
+        print_findings(run.findings, console)
     console.print(f"Run record: {run.path}", highlight=False)
 
 

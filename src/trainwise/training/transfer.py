@@ -11,9 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainwise.run_files import INIT_REPORT_FILE as REPORT_FILE
 from trainwise.training.band_transfer import describe_first_conv
-
-REPORT_FILE = "init_from.json"
 
 
 def load_matching_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> dict:
