@@ -24,14 +24,6 @@ def relaunch_with_torchrun(nproc: int, command: list[str]) -> int:
             continue
 
 
-def check_parallel_config(config: str, overrides: list[str]) -> None:
-    """Raise the ``UserError`` a rank would raise for this config, before any rank starts."""
-    from trainwise.config.load import load_config, parse_overrides
-    from trainwise.distributed.checks import refuse_unsupported
-
-    refuse_unsupported(load_config(config, parse_overrides(overrides)))
-
-
 def without_nproc(argv: list[str]) -> list[str]:
     """The command line after ``trainwise``, minus ``--nproc N`` / ``--nproc=N``.
 

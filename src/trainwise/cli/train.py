@@ -34,17 +34,21 @@ def train(config: str, overrides: tuple[str, ...], runs_dir: str, epochs: int | 
     # an override, as the more specific spelling.
     shorthands = [f"train.{key}={value}" for key, value in
                   (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)) if value is not None]
-    if nproc is not None and nproc > 1:
-        from trainwise.cli.launch import check_parallel_config, relaunch_with_torchrun, without_nproc
+    from trainwise.config.load import load_config
 
-        # A mistake is told once, here, not by every rank after torchrun has started them.
-        check_parallel_config(config, [*overrides, *shorthands])
+    # The config first: a typo is told in a blink, before torch and the session load (and
+    # once, not by every rank after torchrun has started them).
+    cfg = load_config(config, [*overrides, *shorthands])
+    if nproc is not None and nproc > 1:
+        from trainwise.cli.launch import relaunch_with_torchrun, without_nproc
+        from trainwise.distributed.checks import refuse_unsupported
+
+        refuse_unsupported(cfg)
         sys.exit(relaunch_with_torchrun(nproc, without_nproc(sys.argv[1:])))
     from trainwise.cli.display import exit_code, print_results
     from trainwise.session import fit
 
-    run = fit(config, [*overrides, *shorthands], runs_dir=runs_dir, progress=not quiet,
-              handle_signals=True)
+    run = fit(cfg, runs_dir=runs_dir, progress=not quiet, handle_signals=True)
     if run is None:  # a data-parallel rank > 0: rank 0 reports
         return
     print_data_warnings(run)
