@@ -19,15 +19,25 @@ def not_converged(history: list[dict], context: DiagnosisContext,
         return []
     tail = tail_length(n, limits)
     improvement = relative_drop(values[-tail - 1] if tail < n else values[0], values[-1])
-    if improvement <= limits.still_improving:
+    # The smoothed tail can hide a short run's last epochs (a jump, then a new best): the
+    # best epoch at the very end, reached by a real step down, says "not done" too.
+    raw = series(history, key)
+    best = int(np.nanargmin(raw))
+    near_end = (best >= n - max(1, int(round(limits.near_end_share * n)))
+                and relative_drop(raw[-tail - 1] if tail < n else raw[0], raw[best])
+                > limits.still_improving)
+    if improvement <= limits.still_improving and not near_end:
         return []
+    why = (f"Over the last {tail} epochs {key} improved by {improvement:.1%}"
+           if improvement > limits.still_improving else
+           f"Its best {key} came at epoch {epoch_of(best)} of {n}")
     return [Finding(
         "not_converged", "warning", f"Not converged: {key} was still improving at the end",
-        f"Over the last {tail} epochs {key} improved by {improvement:.1%}, and the run ended "
-        "because it reached train.epochs, not because it stopped improving. More training "
-        "would likely give a better model.",
+        f"{why}, and the run ended because it reached train.epochs, not because it stopped "
+        "improving. More training would likely give a better model.",
         [epoch_of(n - tail), epoch_of(n - 1)], {"key": key, "tail_epochs": tail,
-                                                "tail_improvement": float(improvement)},
+                                                "tail_improvement": float(improvement),
+                                                "best_epoch": epoch_of(best)},
         [f"train.epochs: {2 * n} (now {n})", "or raise train.lr to get there sooner",
          "keep train.early_stopping on so extra epochs cost nothing once it stops improving"],
     )]

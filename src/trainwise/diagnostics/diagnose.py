@@ -13,7 +13,8 @@ from trainwise.diagnostics.thresholds import Thresholds
 
 # These say "the model or its training went wrong"; when none of them fires, the fit is good.
 FIT_PROBLEMS = {"non_finite_loss", "lr_too_high", "lr_too_low", "underfitting", "overfitting",
-                "not_converged", "sudden_increase", "exploding_gradients", "one_class"}
+                "not_converged", "sudden_increase", "exploding_gradients", "one_class",
+                "worse_than_linear", "no_better_than_linear"}
 
 
 def diagnose(history: list[dict], context: DiagnosisContext | None = None,
@@ -55,7 +56,15 @@ def diagnose(history: list[dict], context: DiagnosisContext | None = None,
     findings += gradients.gradient_health(history, context, limits)
     findings += gradients.dead_units(history, context, limits)
     findings += predictions.one_class(history, context, limits)
-    if not any(f.kind in FIT_PROBLEMS and f.severity != "info" for f in findings):
+    # Under-fitting and a wrong learning rate already say why the model is poor.
+    if not lr_explains_it and not any(f.kind == "underfitting" for f in findings):
+        findings += fit_regime.versus_linear(history, context, limits)
+    if any(f.evidence.get("cause") == "learning_rate" for f in findings):
+        # Dead units from too high a rate: "train longer" would be the wrong advice.
+        findings = [f for f in findings if f.kind != "not_converged"]
+    # "No better than a linear model" is only info, but it still rules out a good fit.
+    if not any(f.kind in FIT_PROBLEMS and (f.severity != "info" or f.kind.endswith("linear"))
+               for f in findings):
         findings.append(_good_fit(history, context))
     return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
 

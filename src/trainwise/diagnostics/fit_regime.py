@@ -25,9 +25,14 @@ def underfitting(history: list[dict], context: DiagnosisContext,
     high = (vs_linear is not None and vs_linear >= limits.underfit_vs_linear) or (
         vs_constant is not None and vs_constant >= limits.underfit_vs_constant)
     val = series(history, "val_loss")
-    close = not has(history, "val_loss") or abs(val[-1] - loss[-1]) <= limits.close_gap * max(
+    # Close: validation not far above training. Below it counts as close too: a model too
+    # simple to memorise anything often scores its (easier, end-of-epoch) validation lower.
+    close = not has(history, "val_loss") or val[-1] - loss[-1] <= limits.close_gap * max(
         abs(loss[-1]), 1e-12)
-    if not (flat and high and close):
+    # A bottleneck of a unit or two cannot represent more than a line, however long it
+    # trains: its capacity, not the flatness of its curve, decides.
+    tiny = bool(context.hidden) and min(context.hidden) <= limits.tiny_layer
+    if not ((flat or tiny) and high and close):
         return []
     comparisons = []
     if vs_linear is not None:
@@ -45,6 +50,55 @@ def underfitting(history: list[dict], context: DiagnosisContext,
         [_wider(context), "model.dropout: 0 and model.l1/l2: 0 if set",
          "train.lr: higher, if the curve is still sloping"],
     )]
+
+
+def versus_linear(history: list[dict], context: DiagnosisContext,
+                  limits: Thresholds) -> list[Finding]:
+    """A network that does not clearly beat a linear model on held-out rows is no good fit,
+    whatever its curves look like; say what a linear model scores, and the likely cause."""
+    if not has(history, "val_loss"):
+        return []
+    linear = context.baseline("linear", "val")
+    val = series(history, "val_loss")
+    if not linear or not np.isfinite(val).any():
+        return []
+    best = float(np.nanmin(val))
+    ratio = best / linear
+    if ratio < limits.good_fit_vs_linear:
+        return []
+    worse = ratio >= 1.0
+    cause, advice, named = _likely_cause(history, context, limits)
+    return [Finding(
+        "worse_than_linear" if worse else "no_better_than_linear",
+        "warning" if worse else "info",
+        "Worse than a linear model" if worse else "No better than a linear model",
+        f"The best validation loss, {best:.3g}, is {ratio:.2f}x a plain linear model's "
+        f"({linear:.3g}) on the same rows. " + (
+            "The network has learnt less than a straight line does. " if worse else
+            "The network adds nothing a straight line does not give. ") + cause,
+        [], {"best_val_loss": best, "linear_val_loss": float(linear), "vs_linear": ratio,
+             "cause": named},
+        advice,
+    )]
+
+
+def _likely_cause(history: list[dict], context: DiagnosisContext,
+                  limits: Thresholds) -> tuple[str, list[str], str | None]:
+    """The cause in words, the advice, and the cause's name when the curves show it: dead
+    ReLU units point at the learning rate; otherwise the capacity, the rate or the data."""
+    dead = float(series(history, "dead_units")[-1]) if has(history, "dead_units") else 0.0
+    rate = f" (now {context.lr:g})" if isinstance(context.lr, (int, float)) else ""
+    if dead >= limits.dead_units_share:
+        return (f"{dead:.0%} of its ReLU units are dead, which a learning rate too high for "
+                "this model usually causes: the first large steps push units to where they "
+                "never fire again.",
+                [f"train.lr: 10x lower{rate}, or `trainwise lr-find`",
+                 "model.activation: leaky_relu", "train.grad_clip: 1.0"], "learning_rate")
+    return ("When the curves look healthy, the usual causes are a learning rate that is too "
+            "high or too low, too little capacity, or data a linear model already explains.",
+            [f"train.lr: try 3x higher and 3x lower{rate}, or `trainwise lr-find`",
+             _wider(context), "compare with a linear model (the baselines in baselines.json)"],
+            None)
 
 
 def overfitting(history: list[dict], context: DiagnosisContext,

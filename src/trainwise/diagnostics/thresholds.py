@@ -31,6 +31,11 @@ class Thresholds:
     underfit_vs_constant: float = 0.5  # or >= this x the constant predictor's train loss
     flat_change: float = 0.02  # a tail improving less than this (relative) is flat
     close_gap: float = 0.3  # val loss within this (relative) of train loss: curves are close
+    # Good fit only when the best validation loss is below this x a linear model's (on the
+    # validation rows): a network no better than a straight line is no good fit.
+    good_fit_vs_linear: float = 0.95
+    tiny_layer: int = 2  # a hidden layer this narrow makes a model too simple by itself
+    near_end_share: float = 0.05  # best epoch within the last this share of epochs: not done
 
     # Over-fitting: validation loss turns up while training loss keeps falling.
     overfit_val_rise: float = 0.10  # final val loss above its minimum by this much
