@@ -17,5 +17,6 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/trainwise train examples/auto_mpg.yaml
 
+# The default set, in two processes (pytest-xdist); CI also runs -m slow, faults and examples.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2

@@ -112,6 +112,7 @@ def test_datasets_lists_the_bundled_tables(invoke):
     assert "auto_mpg" in result.output and "breast_cancer" in result.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_marks_stopped_and_resume_continues(runs_dir, regression_csv, tmp_path):
     """A real process, a real SIGINT; another process follows the run live through the store."""
     config = tmp_path / "cfg.yaml"

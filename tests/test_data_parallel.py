@@ -57,6 +57,7 @@ def history(run: Path) -> list[dict]:
             for record in json.loads((run / "history.json").read_text())]
 
 
+@pytest.mark.slow
 def test_two_processes_train_what_one_process_trains(tmp_path):
     config = ddp_config(tmp_path)
     one = trainwise("train", str(config), "--runs-dir", str(tmp_path / "one"), "--quiet")

@@ -90,6 +90,7 @@ def test_the_run_lock_admits_one_holder(tmp_path):
 
 # ------------------------------------------------------------------- processes
 @pytest.mark.integration
+@pytest.mark.slow
 def test_a_killed_run_shows_interrupted_within_seconds(tmp_path, runs_dir, regression_csv):
     process = start("train", long_config(tmp_path, regression_csv), "--runs-dir", runs_dir,
                     "--quiet")
@@ -107,6 +108,7 @@ def test_a_killed_run_shows_interrupted_within_seconds(tmp_path, runs_dir, regre
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_sigterm_stops_the_run_and_it_resumes(tmp_path, runs_dir, regression_csv):
     process = start("train", long_config(tmp_path, regression_csv), "--runs-dir", runs_dir,
                     "--quiet")
@@ -130,6 +132,7 @@ def test_sigterm_stops_the_run_and_it_resumes(tmp_path, runs_dir, regression_csv
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_two_concurrent_resumes_one_trains_the_other_exits_2(tmp_path, runs_dir,
                                                                regression_csv):
     config = tmp_path / "short.yaml"

@@ -108,6 +108,7 @@ def test_mixed_cross_entropy_is_the_loss_against_the_blended_label():
     assert loss.item() == pytest.approx(-(blended * log_p).sum(-1).mean().item())
 
 
+@pytest.mark.slow
 def test_mixup_run_records_it_and_resumes_exactly(classification_csv, runs_dir):
     config = small_config(classification_csv, target="label", task="classification",
                           epochs=20, batch_size=16, mixup=0.4)

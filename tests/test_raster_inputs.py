@@ -116,6 +116,7 @@ def test_nodata_is_ignored_and_never_moves_the_statistics(scene, tmp_path):
     assert first.metrics == second.metrics
 
 
+@pytest.mark.slow
 def test_ten_plus_ten_equals_twenty_with_random_chips_and_augmentation(scene, tmp_path):
     cfg = raster_config(scene, train_chips=16)
     cfg["train"].update(epochs=20, batch_size=8)

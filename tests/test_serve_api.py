@@ -260,6 +260,7 @@ def test_stop_and_resume_refuse_what_cannot_be_done(shared):
 
 # ----------------------------------------------------------------------------- processes
 @pytest.mark.integration
+@pytest.mark.slow
 def test_launch_survives_a_server_restart_then_stops_and_resumes(workspace):
     """Start from the API; restart the server (the training goes on); Stop; Resume."""
     write_config(workspace / "long.yaml", "classes.csv", **LONG)

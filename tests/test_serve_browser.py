@@ -67,6 +67,7 @@ def _wait_for_status(page, status: str) -> None:
     page.wait_for_function(f"() => document.body.dataset.status === '{status}'")
 
 
+@pytest.mark.slow
 def test_start_watch_stop_resume_and_see_the_confusion_matrix(page, dashboard):
     page.goto(dashboard.url + "/")
     page.select_option("#config", "long.yaml")
@@ -112,6 +113,7 @@ def test_start_watch_stop_resume_and_see_the_confusion_matrix(page, dashboard):
     assert page.inner_text("#progress").startswith(f"epoch {stopped_at + 3} of {stopped_at + 3}")
 
 
+@pytest.mark.slow
 def test_a_run_written_by_another_process_updates_the_open_pages(page, dashboard):
     workspace = dashboard.settings.workspace
     page.goto(dashboard.url + "/")
@@ -140,6 +142,7 @@ def test_a_run_written_by_another_process_updates_the_open_pages(page, dashboard
             training.wait()
 
 
+@pytest.mark.slow
 def test_a_killed_run_turns_interrupted_on_the_open_runs_page(page, dashboard):
     training = subprocess.Popen(
         [sys.executable, "-m", "trainwise.cli", "train", "long.yaml", "train.epochs=5000",

@@ -61,6 +61,7 @@ def page(dashboard):
             browser.close()
 
 
+@pytest.mark.slow
 def test_a_frames_run_shows_curves_confusion_accuracy_and_its_top_losses(page, dashboard):
     page.goto(dashboard.url + "/")
     page.select_option("#config", "gestures.yaml")

@@ -40,6 +40,7 @@ def dashboard(tmp_path_factory):
         kill_trainings(workspace / "runs")
 
 
+@pytest.mark.slow
 def test_a_segmentation_run_shows_curves_pixel_confusion_and_mean_iou(dashboard):
     from playwright.sync_api import sync_playwright
 

@@ -165,6 +165,7 @@ LONG = {"epochs": 100_000, "batch_size": 4, "early_stopping": {"enabled": False}
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_two_trainings_write_one_store_and_one_dashboard_follows_both(postgres_url, tmp_path):
     """Two `trainwise train` processes, each with its own runs folder (two machines), write
     to one PostgreSQL store: one names it in its config (runs.store), the other in

@@ -342,6 +342,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.integration
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+@pytest.mark.slow
 def test_a_table_larger_than_the_memory_limit_trains_in_bounded_memory(tmp_path):
     command = [sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path / "big.parquet"),
                str(tmp_path / "runs")]

@@ -224,6 +224,7 @@ def test_sweep_block_in_yaml_and_cli(regression_csv, runs_dir, invoke, tmp_path)
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_parallel_mode_trains_separate_processes(regression_csv, runs_dir):
     cfg = _config(regression_csv, epochs=2)
     result = sweep(cfg, {"train.lr": [0.01, 0.001]}, mode="parallel", workers=2,
