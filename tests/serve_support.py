@@ -27,7 +27,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 NEEDS_CHROMIUM = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install "
                                   "chromium); Playwright's own browser download is not used")
-WAIT_MS = 60_000  # a training process needs a few seconds to import torch and read its data
+WAIT_MS = 120_000  # a training process needs a few seconds to import torch and read its data
 
 
 def free_port() -> int:
@@ -198,3 +198,50 @@ def local_page(browser, url: str, wait_ms: int):
     yield page
     page.close()  # closes its event streams before the server stops
     assert errors == [] and blocked == []
+
+
+def write_run(workspace: Path, run_id: str, history: list[dict], batches: list[dict] = (), *,
+              status: str = "finished", planned: int | None = None,
+              stop_reason: str | None = None, train: dict | None = None,
+              plots: dict[str, tuple[int, int]] | None = None) -> Path:
+    """A run's folder and store rows as a training leaves them, written directly (no torch).
+
+    Args:
+        history: the epoch records (``{"epoch", "loss", "val_loss", ...}``).
+        batches: the batch losses (``{"step", "epoch", "loss"}``).
+        planned: ``train.epochs`` of its config (default: as many as ``history`` has).
+        stop_reason: why it ended before ``planned``, as ``status.json`` says it.
+        train: more ``train`` config keys (e.g. early stopping's patience).
+        plots: PNG files to draw in ``plots/``: name -> (width, height) in pixels.
+
+    Returns:
+        The run's folder.
+    """
+    from PIL import Image, ImageDraw
+
+    from trainwise.config.load import load_config
+    from trainwise.tracking.store import RunStore
+
+    path = workspace / "runs" / run_id
+    (path / "plots").mkdir(parents=True)
+    planned = planned or len(history)
+    config = small_config("classes.csv", target="label", task="classification",
+                          epochs=planned, **(train or {}))
+    resolved = load_config({**config, "name": run_id}).model_dump(mode="json")
+    (path / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    (path / "status.json").write_text(json.dumps({
+        "status": status, "epochs": len(history), "epochs_planned": planned,
+        "stop_reason": stop_reason, "global_step": len(batches)}))
+    for name, size in (plots or {}).items():
+        image = Image.new("RGB", size, "white")
+        ImageDraw.Draw(image).rectangle([10, 10, size[0] - 10, size[1] - 10], outline="black")
+        image.save(path / "plots" / name)
+    store = RunStore(workspace / "runs" / "trainwise.db")
+    try:
+        store.upsert_run(run_id, name=run_id, task="classification", status="running",
+                         path=str(path.resolve()))
+        store.record_epochs(run_id, history, list(batches), epochs=len(history), status=status,
+                            duration_s=float(len(history)))
+    finally:
+        store.close()
+    return path

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
-from importlib import import_module
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -28,11 +27,8 @@ from trainwise.serve.routes_pages import STATIC
 from trainwise.serve.security import AccessGuard
 from trainwise.serve.services import Services
 from trainwise.serve.settings import ServeSettings
+from trainwise.serve.warm import load_reports
 from trainwise.tracking.store import RunStore
-
-# Loaded in the background at start-up, so the first run page (confusion colours) and
-# report do not wait for matplotlib.
-WARM_MODULES = ("trainwise.reports.confusion",)
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
@@ -51,7 +47,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         polling = asyncio.create_task(hub.run())
-        warming = asyncio.create_task(asyncio.to_thread(_warm_up))
+        warming = asyncio.create_task(asyncio.to_thread(load_reports))  # see warm.py
         try:
             yield
         finally:
@@ -93,8 +89,3 @@ def _readable(error: dict) -> dict:
 def _shown(value):
     """A refused input as JSON can carry it: non-finite numbers become 'inf', '-inf', 'nan'."""
     return str(value) if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def _warm_up() -> None:
-    for name in WARM_MODULES:
-        import_module(name)

@@ -38,22 +38,24 @@ LOG = logging.getLogger("trainwise.serve")
 class RunChannel:
     """One run's listeners and what they have been sent (the cursors).
 
-    Built in a worker thread: priming reads the run's current end from the store.
+    Built in a worker thread, from the snapshot its first listener is sent: the run's curves
+    are read once, however long they are.
     """
 
-    def __init__(self, settings: ServeSettings, store: RunStore, run_id: str):
+    def __init__(self, settings: ServeSettings, store: RunStore, run_id: str,
+                 snapshot: dict | None):
         self.settings = settings
         self.store = store
         self.run_id = run_id
         self.listeners: set[asyncio.Queue] = set()
-        self.prime()
+        self.prime(snapshot)
 
-    def prime(self) -> None:
-        """Cursors at the store's current end, file stamps as they are now."""
-        history = self.store.history(self.run_id)
-        batches = self.store.batches(self.run_id)
+    def prime(self, snapshot: dict | None) -> None:
+        """Cursors at the end of ``snapshot`` (``run_snapshot``, just read), file stamps as
+        they are now."""
+        history = snapshot["history"] if snapshot else []
         self.last_epoch = history[-1]["epoch"] if history else 0
-        self.last_step = batches[-1]["step"] if batches else 0
+        self.last_step = snapshot["last_step"] if snapshot else 0
         self.row = self.store.get_run(self.run_id)
         self.summary = run_summary(self.row) if self.row else None
         self.path = run_path(self.settings, self.row)
@@ -75,8 +77,9 @@ class RunChannel:
             return []
         if (row.get("epochs") or 0) < self.last_epoch:
             # A resume rewound the record (epochs past its checkpoint were dropped): resend.
-            self.prime()
-            return [("snapshot", run_snapshot(self.settings, self.store, self.run_id))]
+            snapshot = run_snapshot(self.settings, self.store, self.run_id)
+            self.prime(snapshot)
+            return [("snapshot", snapshot)]
         self.row = row
         update: dict = {}
         epochs = self.store.history(self.run_id, after_epoch=self.last_epoch)
@@ -182,10 +185,13 @@ class EventHub:
 
     async def run_stream(self, run_id: str) -> AsyncIterator[dict]:
         """A run page's events: a snapshot, then new epochs, batches, status and files."""
-        channel = self.channels.get(run_id)
+        channel, first = self.channels.get(run_id), None
         if channel is None:
-            channel = await asyncio.to_thread(RunChannel, self.settings, self.store, run_id)
-            channel = self.channels.setdefault(run_id, channel)
+            first = await asyncio.to_thread(run_snapshot, self.settings, self.store, run_id)
+            new = await asyncio.to_thread(RunChannel, self.settings, self.store, run_id, first)
+            channel = self.channels.setdefault(run_id, new)
+            if channel is not new:  # another page opened it meanwhile: read after joining it
+                first = None
         queue: asyncio.Queue = asyncio.Queue()
         channel.listeners.add(queue)
 
@@ -194,7 +200,9 @@ class EventHub:
             if not channel.listeners:
                 self.channels.pop(run_id, None)
 
-        return _stream(queue, lambda: run_snapshot(self.settings, self.store, run_id), leave)
+        # A new channel's cursors are its snapshot's end, so nothing falls between them.
+        return _stream(queue, lambda: first or run_snapshot(self.settings, self.store, run_id),
+                       leave)
 
     def runs_snapshot(self) -> dict:
         return {"runs": [run_summary(row) for row in self.store.list_runs()],

@@ -12,6 +12,7 @@ from trainwise.serve.requests import ResumeRequest
 from trainwise.serve.routes_launch import refuse_user_code
 from trainwise.serve.run_view import run_snapshot, run_summary
 from trainwise.serve.services import ServicesDep
+from trainwise.serve.warm import load_reports
 from trainwise.tracking.liveness import observed_status
 from trainwise.tracking.run_control import (clear_stop_request, process_alive, read_process,
                                             request_stop)
@@ -75,6 +76,7 @@ def resume(run_id: str, body: ResumeRequest, svc: ServicesDep) -> dict:
 @router.get("/runs/{run_id}/report")
 def report(run_id: str, svc: ServicesDep) -> RedirectResponse:
     """Write (or refresh) the run's HTML report, then show it."""
+    load_reports()
     from trainwise.reports.html import write_report
 
     _, path = svc.run_or_404(run_id)
@@ -90,6 +92,7 @@ def report(run_id: str, svc: ServicesDep) -> RedirectResponse:
 def compare(ids: Annotated[list[str], Query(min_length=1, max_length=MAX_COMPARED)],
             svc: ServicesDep) -> dict:
     """Several runs' histories and the settings in which their configs differ."""
+    load_reports()
     from trainwise.reports.compare import differing_settings, run_labels
 
     configs, runs_out = {}, []

@@ -11,15 +11,17 @@ from pathlib import Path
 
 
 from trainwise.serve.settings import ServeSettings
+from trainwise.serve.warm import load_reports
 from trainwise.tracking.liveness import observed_status
 from trainwise.tracking.store import RunStore
 from trainwise.yaml_io import load_yaml
 
 CONFUSION_VAL_FILE = "confusion_val.json"  # written by callbacks.ValidationConfusion
 UNFINISHED_ENDS = ("stopped", "interrupted", "failed")  # ended without findings.json
-# An initial page gets at most this many per-batch points; longer runs are thinned evenly
-# (every k-th step), and the live updates that follow add every new step.
-MAX_SNAPSHOT_BATCHES = 20_000
+# An initial page gets at most this many per-batch points (a few per pixel of the widest
+# chart); longer runs are thinned evenly (every k-th step), and the live updates that follow
+# add every new step. Sending all of them made a long run's page slow to first draw.
+MAX_SNAPSHOT_BATCHES = 5_000
 
 
 def run_summary(row: dict) -> dict:
@@ -51,6 +53,7 @@ def run_detail(settings: ServeSettings, store: RunStore, row: dict) -> dict:
     detail = {"run": run_summary(row)}
     if path is None:
         return detail
+    load_reports()  # the panels below read the run's files with the reports' functions
     data = _json(path / "data_summary.json") or {}
     metrics = _json(path / "metrics.json") or {}
     detail.update({
@@ -139,6 +142,7 @@ def confusion_views(path: Path, metrics: dict) -> dict:
     The final validation matrix (metrics.json, the restored best weights) replaces the live
     one once the run has finished.
     """
+    load_reports()  # also called by the live updates, for a matrix that has just appeared
     views = {}
     live = _json(path / CONFUSION_VAL_FILE)
     if live:

@@ -11,7 +11,9 @@ function overlay(container, title, runs, key) {
     { label: `${entry.label} · training`, stroke: colour(i), width: 1.5, dash: [5, 4] },
     { label: `${entry.label} · validation`, stroke: colour(i), width: 2 },
   ]);
-  const chart = new LiveChart(container, { title, series, height: 300 });
+  // The loss axis follows the run page's rule and the person's choice there (scale.js).
+  const chart = new LiveChart(container, { title, series, height: 300, yLabel: key,
+    scaleKey: key === "loss" ? "loss" : null });
   chart.setData(join(runs.map(({ history }) => [
     history.map((record) => record.epoch),
     history.map((record) => record[key] ?? null),

@@ -17,6 +17,9 @@ const state = { run: null, detail: {}, epochs: new Map(), batches: [] };
 const charts = {
   loss: new LiveChart(byId("loss-chart"), {
     title: "Loss: per batch (faint), smoothed, and per epoch",
+    yLabel: "loss",
+    scaleKey: "loss",
+    scaleFrom: [3, 4], // the epoch losses decide, as on the comparison page
     series: [
       { label: "batch", stroke: STYLE.TRAIN, width: 1, alpha: 0.25 },
       { label: "batch, smoothed", stroke: STYLE.TRAIN, width: 2 },
@@ -25,7 +28,7 @@ const charts = {
     ],
   }),
   lr: new LiveChart(byId("lr-chart"), {
-    title: "Learning rate", series: [{ label: "lr", stroke: colour(4), width: 2 }],
+    title: "Learning rate", yLabel: "lr", series: [{ label: "lr", stroke: colour(4), width: 2 }],
   }),
   metrics: new Map(), // metric name -> LiveChart
 };
@@ -49,6 +52,7 @@ function metricChart(name) {
     byId("metric-charts").insertBefore(box, byId("lr-chart")); // the rate stays last
     charts.metrics.set(name, new LiveChart(box, {
       title: name,
+      yLabel: name,
       series: [
         { label: name, stroke: STYLE.TRAIN, width: 2, points: true },
         { label: `val_${name}`, stroke: STYLE.VAL, width: 2, points: true },
@@ -95,13 +99,50 @@ function addBatches(rows) {
 }
 
 // ------------------------------------------------------------------ status and controls
+/** Ended by its own decision (early stopping, the NaN guard) before the planned epochs;
+ *  a run a person stopped is "stopped", and is not meant here. */
+function stoppedEarly(run, status) {
+  const done = run.epochs || 0;
+  return ["finished", "diverged"].includes(displayStatus(run)) && Boolean(status.stop_reason)
+    && done < (status.epochs_planned || 0);
+}
+
+/** The total number of epochs offered for Resume, or null when only the person can say.
+ *  A run stopped or interrupted before its plan continues to the plan. After early
+ *  stopping, the plan is what it stopped short of: offer one more patience window. The
+ *  early-stopping count continues on resume, so training goes on only while the monitored
+ *  value still improves; more epochs would mostly be cut short the same way. */
+function resumeSuggestion(run, status, config) {
+  const done = run.epochs || 0;
+  if (displayStatus(run) === "running") return null;
+  if (stoppedEarly(run, status)) {
+    const patience = config?.values?.train?.early_stopping?.patience;
+    return done + (patience > 0 ? patience : Math.max(1, Math.ceil(done / 2)));
+  }
+  return status.epochs_planned > done ? status.epochs_planned : null;
+}
+
 function renderProgress() {
   const run = state.run || {};
-  const planned = state.detail.status?.epochs_planned;
+  const status = state.detail.status || {};
+  const planned = status.epochs_planned;
   const done = run.epochs ?? state.epochs.size;
   const step = state.batches.length ? state.batches[state.batches.length - 1].step : 0;
-  byId("progress").textContent = `epoch ${done}${planned ? ` of ${planned}` : ""}` +
-    `${step ? ` · step ${step}` : ""} · ${fmtDuration(run.duration_s)} of training`;
+  const early = stoppedEarly(run, status);
+  const where = early ? `stopped early at epoch ${done} (of ${planned} planned)`
+    : `epoch ${done}${planned ? ` of ${planned}` : ""}`;
+  byId("progress").textContent = `${where}${step ? ` · step ${step}` : ""} · ` +
+    `${fmtDuration(run.duration_s)} of training`;
+  byId("stop-reason").textContent = early ? status.stop_reason : "";
+}
+
+/** Fill the Resume box with the suggestion, unless the person has typed their own. */
+function offerResume(suggestion) {
+  const box = byId("resume-epochs");
+  const text = suggestion === null ? "" : String(suggestion);
+  if (box.value === "" || box.value === box.dataset.suggested) box.value = text;
+  box.dataset.suggested = text;
+  box.placeholder = state.run?.epochs ? `> ${state.run.epochs}` : "";
 }
 
 function renderRun() {
@@ -114,8 +155,7 @@ function renderRun() {
   const running = status === "running";
   byId("stop").disabled = !running;
   byId("resume").disabled = running;
-  const planned = state.detail.status?.epochs_planned;
-  byId("resume-epochs").placeholder = planned && planned > (run.epochs || 0) ? planned : "";
+  offerResume(resumeSuggestion(run, state.detail.status || {}, state.detail.config));
   renderProgress();
 }
 

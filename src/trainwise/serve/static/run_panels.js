@@ -70,9 +70,7 @@ export function renderTopLosses(topLosses) {
       el("td", {}, row.actual), el("td", {}, row.predicted),
       el("td", { class: "num" }, fmt(row.confidence)), el("td", { class: "num" }, fmt(row.loss))))));
   const image = topLosses.image
-    ? el("a", { href: topLosses.image, target: "_blank", rel: "noopener" },
-      el("img", { src: `${topLosses.image}?v=${Date.now()}`, alt: "top losses: actual → predicted (loss)" }))
-    : null;
+    ? enlargeable(topLosses.image, "top losses: actual → predicted (loss)") : null;
   byId("top-losses").replaceChildren(...(topLosses.rows.length ? [image, table]
     : [el("p", { class: "hint" }, "No misclassified rows in this split.")]));
 }
@@ -131,10 +129,36 @@ export function renderFindings(findings) {
 export function renderFiles(files) {
   byId("report").href = files ? files.report : "#";
   const plots = files ? files.plots : [];
-  byId("plots").replaceChildren(...(plots.length ? plots.map((url) => el("a", { href: url, target: "_blank", rel: "noopener" },
-    el("img", { src: `${url}?v=${Date.now()}`, alt: url.split("/").pop(), loading: "lazy" })))
+  byId("plots").replaceChildren(...(plots.length
+    ? plots.map((url) => el("figure", {}, enlargeable(url, url.split("/").pop()),
+      el("figcaption", { class: "sub" }, url.split("/").pop())))
     : [el("p", { class: "hint" }, "Plots are drawn when the run finishes.")]));
 }
+
+/** An image that opens full size in the page's dialog on click (a link, for a new tab). */
+function enlargeable(url, alt) {
+  const src = `${url}?v=${Date.now()}`; // the run redraws its plots under the same names
+  return el("a", {
+    href: url, target: "_blank", rel: "noopener", class: "enlarge",
+    onclick: (event) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      event.preventDefault();
+      showFullSize(url, src, alt);
+    },
+  }, el("img", { src, alt, loading: "lazy" }));
+}
+
+function showFullSize(url, src, caption) {
+  byId("lightbox-image").src = src;
+  byId("lightbox-image").alt = caption;
+  byId("lightbox-caption").textContent = caption;
+  byId("lightbox-link").href = url;
+  byId("lightbox").showModal(); // Escape closes it, as does a click beside the image
+}
+
+byId("lightbox").addEventListener("click", (event) => {
+  if (event.target === event.currentTarget) event.currentTarget.close();
+});
 
 export function renderConfig(config) {
   byId("config").textContent = config ? config.yaml : "";
