@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -40,3 +41,20 @@ def without_nproc(argv: list[str]) -> list[str]:
         elif not arg.startswith("--nproc="):
             kept.append(arg)
     return kept
+
+
+def is_rank() -> bool:
+    """Whether this process is one rank of a torchrun launch."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def exit_rank(code: int) -> None:
+    """End a data-parallel rank without Python's and C++'s exit-time clean-up.
+
+    torch's gloo threads can abort a process during interpreter shutdown ("terminate called
+    without an active exception"), which torchrun reports as a failed run although its
+    record is complete; the run's files are all written and closed by now.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -47,7 +47,11 @@ def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool, nproc: int 
     from trainwise.resume_run import resume as resume_run
 
     result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet, handle_signals=True)
+    from trainwise.cli.launch import exit_rank, is_rank
+
     if result is None:  # a data-parallel rank > 0: rank 0 reports
-        return
+        exit_rank(0)
     print_results(result)
+    if is_rank():
+        exit_rank(exit_code(result.status))
     sys.exit(exit_code(result.status))

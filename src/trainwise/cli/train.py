@@ -49,10 +49,14 @@ def train(config: str, overrides: tuple[str, ...], runs_dir: str, epochs: int | 
     from trainwise.session import fit
 
     run = fit(cfg, runs_dir=runs_dir, progress=not quiet, handle_signals=True)
+    from trainwise.cli.launch import exit_rank, is_rank
+
     if run is None:  # a data-parallel rank > 0: rank 0 reports
-        return
+        exit_rank(0)
     print_data_warnings(run)
     print_results(run)
+    if is_rank():
+        exit_rank(exit_code(run.status))
     sys.exit(exit_code(run.status))
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from trainwise.callbacks import Callback
 from trainwise.config.load import load_config
@@ -52,7 +53,8 @@ def fit_parallel(cfg: Config, world: World, runs_dir: str | Path, progress: bool
                 cfg, runs_dir, progress, callbacks, parallel=parallel))
         else:
             session = open_on_rank(world, parallel, callbacks)
-        return session.train(handle_signals=handle_signals)
+        with leaving_together(world):
+            return session.train(handle_signals=handle_signals)
 
 
 def resume_parallel(run_dir, epochs: int | None, world: World, runs_dir, progress: bool,
@@ -68,7 +70,22 @@ def resume_parallel(run_dir, epochs: int | None, world: World, runs_dir, progres
                 run_dir, epochs, runs_dir, progress, callbacks, parallel=parallel))
         else:
             session = open_on_rank(world, parallel, callbacks)
-        return session.train(handle_signals=handle_signals)
+        with leaving_together(world):
+            return session.train(handle_signals=handle_signals)
+
+
+@contextmanager
+def leaving_together(world: World):
+    """No rank leaves before rank 0 has written the run's final record: a rank > 0 that
+    ended first would have torchrun stop the others, rank 0 in the middle of its record.
+    Best effort: a rank already gone fails the wait at once, and that is ignored."""
+    try:
+        yield
+    finally:
+        try:
+            dist.barrier()
+        except Exception:  # noqa: BLE001 -- a dead peer: nothing left to wait for
+            pass
 
 
 def open_on_main(world: World, open_session: Callable):
