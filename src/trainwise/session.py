@@ -226,7 +226,9 @@ class Session:
                      else nullcontext(self.received))
             with watch as self.received:
                 self.trainer.fit(continue_stopped=self.continue_stopped)
-            return self.conclude(draw_plots)
+                # Still watched: a repeated SIGTERM (torchrun sends every rank its own after
+                # the one the user sent) must not cut the final record in half.
+                return self.conclude(draw_plots)
         except BaseException as error:
             raised = self.fail(error)
             if raised is error:
