@@ -68,6 +68,7 @@ def print_config(raw: dict, console, full: bool) -> None:
 def changed_from_defaults(raw: dict) -> dict | None:
     """Dotted keys of ``raw`` whose values differ from a default config of the same data and
     task; None when no default can be built to compare with."""
+    from trainwise.config.dotted import flatten
     from trainwise.config.load import load_config
 
     data, task = raw.get("data", {}), raw.get("task", {})
@@ -78,7 +79,7 @@ def changed_from_defaults(raw: dict) -> dict | None:
         default = load_config(minimal).model_dump(mode="json")
     except Exception:  # noqa: BLE001 -- a config the defaults cannot complete: show it all
         return None
-    ours, theirs = _flat(raw), _flat(default)
+    ours, theirs = flatten(raw), flatten(default)
     return {key: value for key, value in ours.items()
             if theirs.get(key, object()) != value and key not in ("data.source",)}
 
@@ -101,13 +102,3 @@ def _capped(items: list[str]) -> list[str]:
     if len(items) <= MAX_ITEMS:
         return items
     return [*items[:MAX_ITEMS], f"… and {len(items) - MAX_ITEMS} more"]
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat

@@ -20,6 +20,8 @@ its backward pass. Beyond that the loop needs four things, each one collective:
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -63,6 +65,11 @@ class DataParallel:
         buffers to every rank, so all start equal whatever each built)."""
         ids = [self.world.local_rank] if self.world.backend == "nccl" else None
         return DistributedDataParallel(model, device_ids=ids)
+
+    @staticmethod
+    def gradient_sync(module: nn.Module, last: bool):
+        """DDP reduces gradients once per optimizer step: on the group's last backward."""
+        return nullcontext() if last or not hasattr(module, "no_sync") else module.no_sync()
 
     def start_rank_rng(self) -> None:
         """A fresh run: ranks > 0 draw dropout from their own stream, not rank 0's copy."""

@@ -10,8 +10,8 @@ are separate runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from trainwise.config.dotted import flatten
 from trainwise.config.schema import Config
 from trainwise.data.split import split_seed
 from trainwise.errors import UserError
@@ -67,9 +67,9 @@ def batch_problem(configs: list[Config]) -> str | None:
     per_member = set(PER_MEMBER_KEYS)
     if base.model.l2_as == "weight_decay":
         per_member.add("model.l2")  # becomes weight decay, which members may differ in
-    flat_base = _flatten(base.model_dump(mode="json", exclude={"sweep"}))
+    flat_base = flatten(base.model_dump(mode="json", exclude={"sweep"}))
     for config in configs[1:]:
-        flat = _flatten(config.model_dump(mode="json", exclude={"sweep"}))
+        flat = flatten(config.model_dump(mode="json", exclude={"sweep"}))
         differing = sorted(key for key in flat_base.keys() | flat.keys()
                            if key not in per_member and flat_base.get(key) != flat.get(key))
         if differing:
@@ -80,14 +80,3 @@ def batch_problem(configs: list[Config]) -> str | None:
         return ("members hold out different rows (train.seed also seeds the data split); set "
                 "data.split.seed to share one split")
     return None
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    flat = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{path}."))
-        else:
-            flat[path] = value
-    return flat

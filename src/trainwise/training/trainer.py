@@ -181,7 +181,8 @@ class Trainer:
             scaled = loss if len(targets) == rows else loss * (len(targets) / max(rows, 1))
             objective = scaled if rank_share == 1.0 else scaled * rank_share
             last = position == len(group) - 1
-            with self._gradient_sync(last):
+            with (nullcontext() if self.parallel is None
+                  else self.parallel.gradient_sync(self.forward_module, last)):
                 (objective + self.penalty() if self.penalty and last else objective).backward()
             losses.append(scaled.detach())
             # The metric compares with the batch's own targets, mixup or not.
@@ -342,12 +343,6 @@ class Trainer:
         if self.parallel is None:
             return self.state.interrupted
         return self.parallel.agree_to_stop(self.state, every_step=False)
-
-    def _gradient_sync(self, last: bool):
-        """DDP reduces gradients once per optimizer step: on the group's last backward."""
-        if last or self.forward_module is self.model:
-            return nullcontext()
-        return self.forward_module.no_sync()
 
     def _accumulate(self, loss: torch.Tensor, metric_sum: torch.Tensor, rows: int,
                     batches: int = 1) -> None:

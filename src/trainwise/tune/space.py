@@ -17,6 +17,7 @@ from typing import Any
 
 import optuna
 
+from trainwise.config.dotted import flatten  # noqa: F401  (the tune modules import it from here)
 from trainwise.config.load import load_config
 from trainwise.config.schema import Config
 from trainwise.config.tune import SearchDimension
@@ -95,17 +96,6 @@ def _check_value(cfg: Config, key: str, value: Any) -> None:
     except UserError as err:
         raise UserError(f"tune.space.{key}: the value {value!r} is not valid for {key} ({err})"
                         ". Narrow the range or fix the choice") from None
-
-
-def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 0.1}}`` -> ``{"train.lr": 0.1}``; lists stay whole (they are values)."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _is_integer(value: Any) -> bool:
