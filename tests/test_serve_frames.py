@@ -76,6 +76,9 @@ def test_a_frames_run_shows_curves_confusion_accuracy_and_its_top_losses(page, d
     assert matrix.is_visible()
 
     page.wait_for_function("() => document.body.dataset.status === 'finished'")
+    # The status arrives with the run's row; the test matrix with the finished record's
+    # detail, a moment later.
+    page.wait_for_selector("table.confusion[data-split=test] td.cell")
     assert page.locator("table.confusion[data-split=test] td.cell").count() == 16  # 4 gestures
     accuracy = page.locator("table.confusion[data-split=test] td.accuracy").all_inner_texts()
     # A gesture without test sessions has no accuracy: a dash.

@@ -57,6 +57,8 @@ def test_a_segmentation_run_shows_curves_pixel_confusion_and_mean_iou(dashboard)
                 assert page.locator("#metric-pixel_accuracy canvas").count() >= 1
                 assert page.wait_for_selector("table.confusion[data-split=val]").is_visible()
                 page.wait_for_function("() => document.body.dataset.status === 'finished'")
+                # The test matrix comes with the finished record, a moment after the status.
+                page.wait_for_selector("table.confusion[data-split=test] td.cell")
                 # Five land-cover classes: 25 cells of pixel counts.
                 assert page.locator("table.confusion[data-split=test] td.cell").count() == 25
                 results = page.inner_text("#results")
