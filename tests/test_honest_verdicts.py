@@ -8,7 +8,9 @@ import pytest
 
 import trainwise
 
-pytestmark = pytest.mark.integration
+# Training end to end (CI's slow set); tests/test_labelled_curves.py reads recorded curves of
+# the same cases in the default set.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TABLES = {
     "auto_mpg": {"source": "auto_mpg", "target": "mpg", "drop": ["car_name"],

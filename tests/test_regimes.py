@@ -35,6 +35,7 @@ def test_every_regime_config_is_covered():
     assert sorted(p.name for p in REGIMES.glob("*.yaml")) == sorted(EXPECTED)
 
 
+@pytest.mark.slow  # training; tests/test_labelled_curves.py checks recorded curves of each
 @pytest.mark.parametrize("config", EXPECTED, ids=lambda name: name.removesuffix(".yaml"))
 def test_the_diagnosis_names_the_regime(config, runs_dir):
     epochs, expected = EXPECTED[config]

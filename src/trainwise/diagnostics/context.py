@@ -19,7 +19,8 @@ class DiagnosisContext:
         monitor: the key early stopping watched.
         early_stopping: whether it was on; ``stopped_early``: whether it ended the run.
         epochs_planned: ``train.epochs``.
-        dropout, batch_norm, input_noise, mixup: regularisers active only in training.
+        dropout, batch_norm, input_noise, mixup: regularisers active only in training;
+            l1, l2: the weight penalties.
         val_rows, train_rows: split sizes.
         lr, optimizer, hidden: for advice in concrete numbers.
     """
@@ -34,6 +35,7 @@ class DiagnosisContext:
     batch_norm: bool = False
     input_noise: float = 0.0
     mixup: float = 0.0
+    l1: float = 0.0
     l2: float = 0.0
     val_rows: int = 0
     train_rows: int = 0
@@ -70,6 +72,7 @@ def context_from_run(run_path: str | Path) -> DiagnosisContext:
         # .get: run records from before model.input_noise existed have no such key.
         input_noise=config["model"].get("input_noise", 0.0),
         mixup=config["train"].get("mixup", 0.0),
+        l1=config["model"].get("l1", 0.0),
         l2=config["model"].get("l2", 0.0),
         val_rows=rows.get("val", 0),
         train_rows=rows.get("train", 0),

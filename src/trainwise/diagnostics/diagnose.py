@@ -42,10 +42,15 @@ def diagnose(history: list[dict], context: DiagnosisContext | None = None,
         return findings + gradients.gradient_health(history, context, limits)
     if len(history) < limits.min_epochs:
         return [_too_short(len(history), limits)]
-    findings = learning_rate.lr_too_high(history, context, limits)
-    findings += learning_rate.lr_too_low(history, context, limits)
-    lr_explains_it = bool(findings)  # a wrong learning rate explains a poor or unfinished fit
-    if not lr_explains_it:
+    # A penalty that pins the weights at zero explains a flat curve before any learning rate.
+    findings = fit_regime.held_by_penalty(history, context, limits)
+    if not findings:
+        findings = learning_rate.lr_too_high(history, context, limits)
+        if not findings:  # a loss too unstable to fall is not falling slowly
+            findings = learning_rate.lr_too_low(history, context, limits)
+    # A wrong learning rate or penalty explains a poor or unfinished fit.
+    explained = bool(findings)
+    if not explained:
         findings += fit_regime.underfitting(history, context, limits)
         findings += convergence.not_converged(history, context, limits)
     findings += fit_regime.overfitting(history, context, limits)
@@ -57,7 +62,7 @@ def diagnose(history: list[dict], context: DiagnosisContext | None = None,
     findings += gradients.dead_units(history, context, limits)
     findings += predictions.one_class(history, context, limits)
     # Under-fitting and a wrong learning rate already say why the model is poor.
-    if not lr_explains_it and not any(f.kind == "underfitting" for f in findings):
+    if not explained and not any(f.kind == "underfitting" for f in findings):
         findings += fit_regime.versus_linear(history, context, limits)
     if any(f.evidence.get("cause") == "learning_rate" for f in findings):
         # Dead units from too high a rate: "train longer" would be the wrong advice.
@@ -78,7 +83,15 @@ def _good_fit(history: list[dict], context: DiagnosisContext) -> Finding:
         best = int(np.nanargmin(val))
         evidence.update(best_val_loss=float(val[best]), best_epoch=best + 1)
         message += (f", and the validation loss followed it to its best value ({val[best]:.3g} at "
-                    f"epoch {best + 1}) without turning up")
+                    f"epoch {best + 1})")
+        later = len(val) - 1 - best
+        if context.stopped_early and later > 0:
+            # A plateau or over-fitting that early stopping caught: say so, not "it never
+            # turned up" (it may have).
+            message += (f"; it did not improve after that, and early stopping ended the run "
+                        f"{later} epoch{'s' if later > 1 else ''} later")
+        else:
+            message += " without turning up"
     linear = context.baseline("linear")
     if linear:
         evidence["vs_linear"] = float(loss[-1] / linear)

@@ -52,6 +52,30 @@ def underfitting(history: list[dict], context: DiagnosisContext,
     )]
 
 
+def held_by_penalty(history: list[dict], context: DiagnosisContext,
+                    limits: Thresholds) -> list[Finding]:
+    """A weight penalty so strong that the model ends where always predicting the mean (or the
+    class frequencies) does: under-fitting, and the penalty, not the learning rate, is why."""
+    loss = series(history, "loss")
+    constant = context.baseline("constant")
+    penalties = {name: value for name, value in (("l1", context.l1), ("l2", context.l2)) if value}
+    if (not penalties or constant is None or len(loss) < limits.min_epochs
+            or not np.isfinite(loss).all()
+            or np.median(loss[-5:]) < limits.not_learning_vs_constant * constant):
+        return []
+    named = ", ".join(f"model.{name}: {value:g}" for name, value in penalties.items())
+    return [Finding(
+        "underfitting", "warning", "Under-fitting: the weight penalty holds the model down",
+        f"The training loss ended at {loss[-1]:.3g}, about what always predicting the "
+        f"{'mean' if context.task == 'regression' else 'class frequencies'} scores "
+        f"({constant:.3g}). With {named} (a sum over every weight), the penalty outweighs "
+        "what fitting the data gains, so the weights stay near zero.",
+        [1, len(loss)], {"final_train_loss": float(loss[-1]), "constant_loss": constant,
+                         "cause": "penalty", **penalties},
+        [f"model.{name}: {value / 100:.2g} (now {value:g})" for name, value in penalties.items()],
+    )]
+
+
 def versus_linear(history: list[dict], context: DiagnosisContext,
                   limits: Thresholds) -> list[Finding]:
     """A network that does not clearly beat a linear model on held-out rows is no good fit,

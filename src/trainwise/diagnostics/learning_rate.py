@@ -37,7 +37,10 @@ def lr_too_high(history: list[dict], context: DiagnosisContext,
     progress = max(loss[0] - loss.min(), 1e-12)
     jumps = loss[1:] - running_min[:-1]  # how far each epoch rose above the best so far
     spike_index = int(np.argmax(jumps)) + 1
-    spike = jumps.max() > limits.spike_share * progress
+    # A spike is large against the progress made and against the loss itself: a curve that
+    # never moved (progress ~0) makes any jitter "30 % of the progress".
+    spike = (jumps.max() > limits.spike_share * progress
+             and jumps.max() > limits.rise_tolerance * abs(running_min[spike_index - 1]))
     rises = np.diff(loss) / np.abs(loss[:-1]) > limits.rise_tolerance
     constant = context.baseline("constant")
     not_learning = constant is not None and np.median(loss[-5:]) >= (
