@@ -23,6 +23,7 @@ def _scalars(folder, tag: str) -> list[tuple[int, float]]:
     return [(event.step, event.value) for event in events.Scalars(tag)]
 
 
+@pytest.mark.slow
 def test_tensorboard_scalars_per_epoch_equal_the_history(regression_csv, runs_dir):
     config = {**small_config(regression_csv), "tracking": {"loggers": ["tensorboard"]}}
     run = trainwise.fit(config, runs_dir=runs_dir, progress=False)
@@ -50,6 +51,7 @@ def test_a_resumed_run_continues_the_tensorboard_curves(regression_csv, runs_dir
     assert [step for step, _ in _scalars(resumed.path / "tensorboard", "loss")] == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.slow
 # MLflow's own SQLAlchemy queries use a loader SQLAlchemy 2.1 deprecates (MLflow's to fix).
 @pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
 def test_mlflow_run_holds_metrics_params_and_artifacts(regression_csv, runs_dir, tmp_path):

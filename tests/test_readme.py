@@ -28,6 +28,7 @@ def words(text: str) -> list[str]:
     return text.split()
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_the_readme_quickstart_prints_what_the_readme_shows(tmp_path):
     shown = quickstart_output((ROOT / "README.md").read_text())

@@ -213,6 +213,7 @@ def test_report_of_an_unknown_run_is_a_user_error(runs_dir, invoke):
     assert result.exit_code == 2 and "is not a run directory" in result.output
 
 
+@pytest.mark.slow
 @NEEDS_CHROMIUM
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_report_renders_offline_in_a_real_browser(task, classification_csv, regression_csv,

@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
         "name": "seg",
         "data": {"kind": "raster", "source": str(scene["scene"]),
                  "raster": {"labels": str(scene["labels"]), "chip_size": CHIP,
-                            "train_chips": 96},
+                            "train_chips": 64},
                  "split": {"method": "spatial_blocks", "block_size": 1280, "folds": 5,
                            "val": 0.2}},
         "task": {"type": "segmentation", "class_weights": "balanced"},

@@ -315,6 +315,7 @@ def _restart_stop_resume(workspace: Path) -> None:
     assert _total(final["confusion"]["test"]) == test_rows
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_a_launch_that_fails_on_its_data_shows_its_log(workspace, server):
     (workspace / "nolabel.csv").write_text("x1,x2\n1,2\n3,4\n")

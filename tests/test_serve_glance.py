@@ -212,6 +212,7 @@ def test_the_compare_legend_tells_training_from_validation(page, dashboard):
     assert page.locator("#loss-chart .u-legend .u-marker").first.bounding_box()["width"] > 20
 
 
+@pytest.mark.slow
 def test_a_10000_epoch_run_page_draws_its_loss_within_a_second(page, dashboard):
     _open_run(page, dashboard, "big")  # the server's first page loads its report modules
     times = []

@@ -96,6 +96,7 @@ def test_trials_are_runs_in_the_store_and_results_are_written(invoke, tmp_path, 
     assert again.exit_code == 0 and len(study.get_trials()) == 3
 
 
+@pytest.mark.slow
 def test_pruning_stops_poor_trials_early(tmp_path, regression_csv, runs_dir):
     cfg = _tune_config(regression_csv, trials=6, sampler="random", pruner="median",
                        startup_trials=1, warmup_epochs=1)
@@ -119,6 +120,7 @@ def _enqueued_study(runs_dir, name, rates):
         study.enqueue_trial({"train.lr": rate})
 
 
+@pytest.mark.slow
 def test_batched_trials_equal_sequential_ones(tmp_path, regression_csv, runs_dir):
     rates = [0.05, 0.01, 0.002]
     cfg = _tune_config(regression_csv, trials=3)
