@@ -211,7 +211,7 @@ def test_probabilistic_runs_draw_calibration_plots(sites_csv, runs_dir):
     cfg = _config(sites_csv)
     cfg["data"].update(group_by=["code", "lon", "lat"])
     cfg["train"]["epochs"] = 5
-    run = fit(cfg, runs_dir=runs_dir, progress=False)
+    run = fit(cfg, runs_dir=runs_dir, progress=False, plots=True)
     for name in ("calibration.png", "pit_histogram.png", "variance_vs_site.png",
                  "predicted_vs_actual.png"):
         assert (run.path / "plots" / name).stat().st_size > 5_000, name

@@ -59,7 +59,7 @@ def test_a_notebook_gets_a_live_curve_updated_in_place(regression_csv, runs_dir,
                                                        monkeypatch):
     monkeypatch.setattr(notebook_curve, "MIN_INTERVAL_S", 0.0)
     monkeypatch.setattr(notebook_curve, "DRAW_BUDGET", 1e9)  # draw whenever asked
-    run = trainwise.fit(small_config(regression_csv, epochs=4), runs_dir=runs_dir)
+    run = trainwise.fit(small_config(regression_csv, epochs=4), runs_dir=runs_dir, plots=True)
 
     statuses = [text for kind, text in notebook if kind == "html"]
     assert "epoch 4/4" in statuses[-1] and "val_loss" in statuses[-1]

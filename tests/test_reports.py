@@ -31,8 +31,9 @@ FINDINGS = [
 ]
 
 
-def _train(csv_path, runs_dir, **kwargs) -> trainwise.Run:
-    return trainwise.fit(small_config(csv_path, **kwargs), runs_dir=runs_dir, progress=False)
+def _train(csv_path, runs_dir, plots=False, **kwargs) -> trainwise.Run:
+    return trainwise.fit(small_config(csv_path, **kwargs), runs_dir=runs_dir, progress=False,
+                         plots=plots)
 
 
 def _assert_valid_png(path: Path) -> None:
@@ -65,7 +66,7 @@ def _links(html: str) -> _Links:
 
 # ------------------------------------------------------------------------------ plots
 def test_regression_run_draws_every_plot(regression_csv, runs_dir):
-    run = _train(regression_csv, runs_dir)
+    run = _train(regression_csv, runs_dir, plots=True)
     names = {path.name for path in run.path.joinpath("plots").glob("*.png")}
     assert {"loss.png", "mae.png", "grad_norm.png", "predicted_vs_actual.png",
             "residuals.png"} <= names
@@ -76,7 +77,7 @@ def test_regression_run_draws_every_plot(regression_csv, runs_dir):
 
 
 def test_classification_run_draws_a_confusion_matrix_per_split(classification_csv, runs_dir):
-    run = _train(classification_csv, runs_dir, target="label", task="classification")
+    run = _train(classification_csv, runs_dir, plots=True, target="label", task="classification")
     names = {path.name for path in run.path.joinpath("plots").glob("*.png")}
     assert {"loss.png", "accuracy.png", "grad_norm.png", "confusion_val.png",
             "confusion_test.png"} <= names

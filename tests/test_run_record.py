@@ -17,7 +17,8 @@ from tests.helpers import small_config
 
 
 def test_run_directory_is_complete(regression_csv, runs_dir):
-    run = trainwise.fit(small_config(regression_csv, epochs=3), runs_dir=runs_dir, progress=False)
+    run = trainwise.fit(small_config(regression_csv, epochs=3), runs_dir=runs_dir, progress=False,
+                        plots=True)
     files = {p.relative_to(run.path).as_posix() for p in run.path.rglob("*") if p.is_file()}
     assert {"config.yaml", "manifest.json", "preprocessing.json", "data_summary.json",
             "model_summary.json", "model.safetensors", "checkpoints/best.pt",
@@ -34,6 +35,20 @@ def test_run_directory_is_complete(regression_csv, runs_dir):
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert {"epoch", "loss", "val_loss", "mae", "val_mae", "lr", "epoch_time_s"} <= set(rows[0])
     assert yaml.safe_load((run.path / "config.yaml").read_text())["train"]["epochs"] == 3
+
+
+def test_fit_leaves_the_plots_to_whoever_shows_them(regression_csv, runs_dir, invoke, tmp_path):
+    run = trainwise.fit(small_config(regression_csv, epochs=3), runs_dir=runs_dir, progress=False)
+    assert not list(run.path.glob("plots/*.png"))  # as Keras' and Lightning's fit draw none
+    drawn = run.write_plots()
+    assert {"loss.png", "mae.png"} <= {path.name for path in drawn}
+    assert all(path.is_file() for path in drawn)
+    # The command line draws them: its user has no other view but the dashboard.
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump(small_config(regression_csv, epochs=3)))
+    assert invoke("train", config, "--runs-dir", runs_dir, "--quiet").exit_code == 0
+    newest = max((path for path in runs_dir.iterdir() if path.is_dir()), key=lambda path: path.name)
+    assert (newest / "plots" / "loss.png").is_file()
 
 
 def test_model_summary_counts_parameters_like_keras(regression_csv, runs_dir):

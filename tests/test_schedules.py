@@ -199,7 +199,7 @@ def test_step_schedules_step_every_optimizer_step_and_log_each_rate(regression_c
     # 180 training rows in batches of 32: 6 steps per epoch; warmup over the first 9.
     config = small_config(regression_csv, epochs=3,
                           scheduler={"name": "warmup", "warmup_steps": 9})
-    run = trainwise.fit(config, runs_dir=runs_dir, progress=False)
+    run = trainwise.fit(config, runs_dir=runs_dir, progress=False, plots=True)
     rates = [float(row["lr"]) for row in _batch_rows(run)]
     assert rates == pytest.approx([0.01 * min(step / 9, 1) for step in range(1, 19)])
     # The history's lr is the rate of each epoch's first step.
@@ -213,14 +213,14 @@ def test_rate_plot_is_drawn_when_the_rate_moves_within_the_only_epoch(regression
     # One epoch: the history holds one rate, but the step schedule moved it every step.
     config = small_config(regression_csv, epochs=1,
                           scheduler={"name": "warmup", "warmup_steps": 9})
-    run = trainwise.fit(config, runs_dir=runs_dir, progress=False)
+    run = trainwise.fit(config, runs_dir=runs_dir, progress=False, plots=True)
     assert len(run.history) == 1
     assert (run.path / "plots" / "lr.png").is_file()
 
 
 def test_epoch_schedules_leave_batch_rows_without_a_rate(regression_csv, runs_dir):
     config = small_config(regression_csv, epochs=2, scheduler={"name": "step", "step_size": 1})
-    run = trainwise.fit(config, runs_dir=runs_dir, progress=False)
+    run = trainwise.fit(config, runs_dir=runs_dir, progress=False, plots=True)
     assert "lr" not in _batch_rows(run)[0]
     assert [record["lr"] for record in run.history] == pytest.approx([0.01, 0.001])
     assert (run.path / "plots" / "lr.png").is_file()  # the rate moved between epochs

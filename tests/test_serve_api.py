@@ -32,7 +32,7 @@ LONG = {"epochs": 100_000, "batch_size": 4, "early_stopping": {"enabled": False}
 def shared(tmp_path_factory):
     """One workspace and server for the tests that only read: a finished and a stopped run."""
     workspace = make_workspace(tmp_path_factory.mktemp("serve"))
-    finished = _fit(workspace, epochs=3, early_stopping={"enabled": False})
+    finished = _fit(workspace, plots=True, epochs=3, early_stopping={"enabled": False})
     stopped = _fit(workspace, epochs=6, lr=0.003,
                    callbacks=[RequestStopAt(lambda: _newest_run(workspace), step=30)])
     with LiveServer(serve_settings(workspace)) as server:
@@ -40,11 +40,11 @@ def shared(tmp_path_factory):
                               stopped=stopped)
 
 
-def _fit(workspace: Path, callbacks=(), **train) -> trainwise.Run:
+def _fit(workspace: Path, callbacks=(), plots=False, **train) -> trainwise.Run:
     config = small_config(workspace / "classes.csv", target="label", task="classification",
                           **train)
     return trainwise.fit(config, runs_dir=workspace / "runs", progress=False,
-                         callbacks=list(callbacks))
+                         callbacks=list(callbacks), plots=plots)
 
 
 def _newest_run(workspace: Path) -> Path:

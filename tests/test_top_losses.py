@@ -44,7 +44,7 @@ def frames_run(tmp_path_factory):
     make_frame_sessions(folder / "sessions", sessions_per_class=4, frames_per_session=12,
                         range_bins=16, seed=3)
     cfg = frames_config(folder / "sessions", folder)
-    run = fit(cfg, runs_dir=folder / "runs", progress=False)
+    run = fit(cfg, runs_dir=folder / "runs", progress=False, plots=True)
     return run, cfg, folder / "sessions"
 
 

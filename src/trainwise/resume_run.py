@@ -41,7 +41,7 @@ RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "train_state", "callbacks",
 
 def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | Path = "runs",
            progress: bool = True, callbacks: list[Callback] = (),
-           handle_signals: bool = False) -> Run:
+           handle_signals: bool = False, plots: bool = False) -> Run:
     """Continue a run exactly where its last checkpoint left it.
 
     Model, optimizer, schedule, counters, RNG, data order, early-stopping and best-checkpoint
@@ -52,6 +52,7 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
         epochs: the new total number of epochs (default: the run's own).
         callbacks: the same kinds of callbacks the run was started with, if any.
         handle_signals: as for ``fit``: Ctrl-C and SIGTERM stop after the current step.
+        plots: as for ``fit``: draw the PNG plots before returning.
 
     Raises:
         UserError: another process trains the run now, its data changed, its checkpoints
@@ -63,10 +64,10 @@ def resume(reference: str | Path, epochs: int | None = None, *, runs_dir: str | 
 
         run_dir = resolve_run(reference, runs_dir) if world.is_main else None
         return resume_parallel(run_dir, epochs, world, runs_dir, progress, list(callbacks),
-                               handle_signals)
+                               handle_signals, plots)
     run_dir = resolve_run(reference, runs_dir)
     return open_resumed(run_dir, epochs, runs_dir, progress, list(callbacks)).train(
-        handle_signals=handle_signals)
+        draw_plots=plots, handle_signals=handle_signals)
 
 
 def open_resumed(run_dir: RunDirectory, epochs: int | None, runs_dir, progress: bool,

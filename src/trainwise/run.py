@@ -83,6 +83,13 @@ class Run(RunFiles):
         """The run's task (``task.type``): its prediction columns and metrics."""
         return task_for(self.config.task.type)
 
+    def write_plots(self) -> list[Path]:
+        """Draw the run's PNG plots into its ``plots/`` folder (``fit`` leaves them unless
+        asked, ``trainwise train`` draws them) and return their paths, in reading order."""
+        from trainwise.reports.plots import write_plots
+
+        return write_plots(self.path)
+
     def predict(self, frame: pd.DataFrame, source: str = "the input",
                 unseen_categories: str | None = None) -> pd.DataFrame:
         """Predictions for raw inputs (for a table: the training columns; the target may be

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None = None, *,
         runs_dir: str | Path = "runs", progress: bool = True, callbacks: list[Callback] = (),
-        handle_signals: bool = False, **keyword_overrides) -> Run:
+        handle_signals: bool = False, plots: bool = False, **keyword_overrides) -> Run:
     """Train a new run and return it.
 
     Args:
@@ -73,6 +73,11 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
         handle_signals: let Ctrl-C and SIGTERM stop training after the current step with a
             checkpoint (the ``trainwise`` command does); off by default, so a library call
             leaves its host process's signal handlers alone.
+        plots: draw the PNG plots (curves, predictions, confusion matrix...) into the run's
+            ``plots/`` before returning. Off by default, as in Keras and Lightning: they are
+            views of the record, ~0.8 s of matplotlib that a small run would mostly spend
+            drawing; ``trainwise train`` draws them, and ``run.write_plots()``, ``trainwise
+            report`` and the dashboard's report draw them any time.
         **keyword_overrides: overrides with ``__`` for dots, e.g. ``train__epochs=20``.
 
     Returns:
@@ -87,9 +92,10 @@ def fit(config: str | Path | dict | Config, overrides: list[str] | dict | None =
     if world is not None:  # one rank of a torchrun launch: returns the Run on rank 0 only
         from trainwise.distributed.launch import fit_parallel
 
-        return fit_parallel(cfg, world, runs_dir, progress, list(callbacks), handle_signals)
+        return fit_parallel(cfg, world, runs_dir, progress, list(callbacks), handle_signals,
+                            plots)
     return open_session(cfg, runs_dir, progress, list(callbacks)).train(
-        handle_signals=handle_signals)
+        draw_plots=plots, handle_signals=handle_signals)
 
 
 def starting_model(cfg: Config, runs_dir: str | Path, data: PreparedData | None = None

@@ -46,7 +46,8 @@ def resume(run: str, epochs: int | None, runs_dir: str, quiet: bool, nproc: int 
     from trainwise.cli.display import exit_code, print_results
     from trainwise.resume_run import resume as resume_run
 
-    result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet, handle_signals=True)
+    result = resume_run(run, epochs, runs_dir=runs_dir, progress=not quiet, handle_signals=True,
+                        plots=True)
     from trainwise.cli.launch import exit_rank, is_rank
 
     if result is None:  # a data-parallel rank > 0: rank 0 reports

@@ -48,7 +48,7 @@ def train(config: str, overrides: tuple[str, ...], runs_dir: str, epochs: int | 
     from trainwise.cli.display import exit_code, print_results
     from trainwise.session import fit
 
-    run = fit(cfg, runs_dir=runs_dir, progress=not quiet, handle_signals=True)
+    run = fit(cfg, runs_dir=runs_dir, progress=not quiet, handle_signals=True, plots=True)
     from trainwise.cli.launch import exit_rank, is_rank
 
     if run is None:  # a data-parallel rank > 0: rank 0 reports

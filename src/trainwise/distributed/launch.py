@@ -41,7 +41,7 @@ TIMEOUT_VARIABLE = "TRAINWISE_DDP_TIMEOUT_S"
 
 
 def fit_parallel(cfg: Config, world: World, runs_dir: str | Path, progress: bool,
-                 callbacks: list[Callback], handle_signals: bool) -> Run | None:
+                 callbacks: list[Callback], handle_signals: bool, plots: bool) -> Run | None:
     """``fit`` on one rank of a data-parallel run: the Run on rank 0, None elsewhere."""
     refuse_unsupported(cfg)
     from trainwise.session import open_session
@@ -54,11 +54,11 @@ def fit_parallel(cfg: Config, world: World, runs_dir: str | Path, progress: bool
         else:
             session = open_on_rank(world, parallel, callbacks)
         with leaving_together(world):
-            return session.train(handle_signals=handle_signals)
+            return session.train(draw_plots=plots, handle_signals=handle_signals)
 
 
 def resume_parallel(run_dir, epochs: int | None, world: World, runs_dir, progress: bool,
-                    callbacks: list[Callback], handle_signals: bool) -> Run | None:
+                    callbacks: list[Callback], handle_signals: bool, plots: bool) -> Run | None:
     """``resume`` on one rank of a data-parallel run (any world size: see ``world_change``)."""
     from trainwise.resume_run import open_resumed
 
@@ -71,7 +71,7 @@ def resume_parallel(run_dir, epochs: int | None, world: World, runs_dir, progres
         else:
             session = open_on_rank(world, parallel, callbacks)
         with leaving_together(world):
-            return session.train(handle_signals=handle_signals)
+            return session.train(draw_plots=plots, handle_signals=handle_signals)
 
 
 @contextmanager
