@@ -333,8 +333,9 @@ class Session:
         write_status(self, "finished")
         self.store.upsert_run(self.run_dir.run_id, status="finished")
         # Last: the plots are drawn from the record's files (history, metrics, predictions,
-        # status), so they must all be written first.
-        if draw_plots:
+        # status), so they must all be written first. A tracker in tracking.loggers is an
+        # ask for them too: TensorBoard shows them as images, MLflow keeps them as artifacts.
+        if draw_plots or self.cfg.tracking.loggers:
             write_plots(self.run_dir.path)
 
     def _write_findings(self) -> None:

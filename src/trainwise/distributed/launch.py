@@ -169,7 +169,8 @@ class RankSession:
         self.trainer = build_trainer(self, records=False).trainer
         self.continue_stopped = True
 
-    def train(self, handle_signals: bool = False) -> None:
+    def train(self, draw_plots: bool = False, handle_signals: bool = False) -> None:
+        """Train this rank's share; ``draw_plots`` is rank 0's (it writes the record)."""
         watch = stop_on_interrupt(self.trainer.state) if handle_signals else nullcontext()
         with watch:
             self.trainer.fit(continue_stopped=self.continue_stopped)
