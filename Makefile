@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/trainwise train examples/auto_mpg.yaml
 
-# The default set, in two processes (pytest-xdist), naming its 15 slowest tests (the set keeps
-# to about 3 minutes here); CI also runs -m slow, faults and examples.
+# The default set, in two processes (pytest-xdist), naming its 15 slowest tests (about 2½
+# minutes on 2 cores); CI also runs -m slow, faults and examples.
 test: setup
 	$(BIN)/python -m pytest -n 2 --durations=15

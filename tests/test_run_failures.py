@@ -56,6 +56,30 @@ def test_a_crash_ends_failed_with_the_reason_and_a_traceback_log(regression_csv,
     assert isinstance(caught.value.__cause__, ValueError)
 
 
+def test_a_sigterm_while_the_failure_is_recorded_does_not_cut_it_short(regression_csv,
+                                                                      runs_dir, monkeypatch):
+    """When a data-parallel rank dies, torchrun sends the others SIGTERM: the survivor must
+    still record the failure (it was killed mid-record once, under load)."""
+    import os
+    import signal
+
+    from trainwise.session import Session
+
+    record_failure = Session.fail
+
+    def fail_under_sigterm(session, error):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives just as the failure is being recorded
+        return record_failure(session, error)
+
+    monkeypatch.setattr(Session, "fail", fail_under_sigterm)
+    with pytest.raises(RunFailed):
+        trainwise.fit(small_config(regression_csv, epochs=3), runs_dir=runs_dir,
+                      progress=False, callbacks=[RaiseAtEpoch(2, RuntimeError("boom"))],
+                      handle_signals=True)
+    status, row = recorded(only_run(runs_dir), runs_dir)
+    assert status["status"] == row["status"] == "failed"
+
+
 def test_the_cli_says_failed_in_one_paragraph_and_exits_1(invoke, tmp_path, runs_dir,
                                                           regression_csv, monkeypatch):
     import trainwise.tasks.base

@@ -19,7 +19,7 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import torch
 
@@ -228,18 +228,27 @@ class Session:
         keep_freed_memory()  # steps reuse freed memory instead of faulting pages in anew
         try:
             self.begin()
-            watch = (stop_on_interrupt(self.trainer.state) if handle_signals
-                     else nullcontext(self.received))
-            with watch as self.received:
+        except BaseException as error:
+            self._raise_recorded(error)
+        watch = (stop_on_interrupt(self.trainer.state) if handle_signals
+                 else nullcontext(self.received))
+        with watch as self.received:
+            try:
                 self.trainer.fit(continue_stopped=self.continue_stopped)
                 # Still watched: a repeated SIGTERM (torchrun sends every rank its own after
                 # the one the user sent) must not cut the final record in half.
                 return self.conclude(draw_plots)
-        except BaseException as error:
-            raised = self.fail(error)
-            if raised is error:
-                raise
-            raise raised from error
+            except BaseException as error:
+                # Watched too: when a rank dies, torchrun sends the others SIGTERM, which
+                # must not kill this one before the failure is recorded.
+                self._raise_recorded(error)
+
+    def _raise_recorded(self, error: BaseException) -> NoReturn:
+        """Record the run as ended by ``error`` and raise it (or the clearer one)."""
+        raised = self.fail(error)
+        if raised is error:
+            raise error
+        raise raised from error
 
     def begin(self, baselines: dict | None = None) -> dict:
         """Mark the run as running, in its files and in the store, with this process as the
