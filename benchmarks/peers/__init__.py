@@ -37,7 +37,8 @@ class Tool:
 TOOLS = {tool.name: tool for tool in (
     Tool("trainwise", "peers.trainwise_runner",
          "trainwise.fit(config): the full train path (callbacks, history, checkpoints, "
-         "run record, plots, diagnosis)", options={"mode": "fit"}),
+         "run record, diagnosis; PNG plots on request, as in the peers)",
+         options={"mode": "fit"}),
     Tool("trainwise-batched", "peers.trainwise_runner",
          "trainwise.sweep(config, {train.lr: [...]}): a sweep's runs as one batched model, "
          "each a full run record (the plots are left to `trainwise report`)",

@@ -24,13 +24,8 @@ def plot_history(table: pd.DataFrame, direction: str, monitor: str, path: Path) 
                  label="pruned (last reported value)")
     best = done["value"].cummin() if direction == "minimize" else done["value"].cummax()
     axis.step(done["trial"], best, where="post", color="tab:red", label="best so far")
-    log_scale = log_scale_if_wide(axis, [v for v in table["value"] if not math.isnan(v)])
-    axis.set_xlabel("trial")
-    axis.set_ylabel(f"{monitor} (log scale)" if log_scale else monitor)
-    axis.set_title(f"optimisation history ({direction})")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize="small")
-    return save_figure(figure, path)
+    return _finish(figure, axis, list(table["value"]), "trial", monitor,
+                   f"optimisation history ({direction})", path)
 
 
 def plot_trial_curves(curves: list[tuple[int, str, list[int], list[float]]], monitor: str,
@@ -46,10 +41,17 @@ def plot_trial_curves(curves: list[tuple[int, str, list[int], list[float]]], mon
         values += series
     for ended, (color, style) in STATE_STYLE.items():
         axis.plot([], [], color=color, linestyle=style, label=ended)
-    log_scale = log_scale_if_wide(axis, [v for v in values if not math.isnan(v)])
-    axis.set_xlabel("epoch")
+    return _finish(figure, axis, values, "epoch", monitor,
+                   f"{monitor} per epoch, every trial (numbered at its last epoch)", path)
+
+
+def _finish(figure, axis, values: list[float], x_label: str, monitor: str, title: str,
+            path: Path) -> Path:
+    """The y scale (log when the values span widely), labels, grid and legend; then save."""
+    log_scale = log_scale_if_wide(axis, [value for value in values if not math.isnan(value)])
+    axis.set_xlabel(x_label)
     axis.set_ylabel(f"{monitor} (log scale)" if log_scale else monitor)
-    axis.set_title(f"{monitor} per epoch, every trial (numbered at its last epoch)")
+    axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
     return save_figure(figure, path)
