@@ -31,6 +31,7 @@ def notebook(monkeypatch):
     ZMQInteractiveShell = type("ZMQInteractiveShell", (), {})
     ipython = types.ModuleType("IPython")
     ipython.get_ipython = lambda: ZMQInteractiveShell()
+    ipython.version_info = (8, 24, 0)  # matplotlib reads it when it first sets up a backend
     display = types.ModuleType("IPython.display")
     display.HTML = lambda text: ("html", text)
     display.Image = lambda data, format: ("png", data)
@@ -66,6 +67,16 @@ def test_a_notebook_gets_a_live_curve_updated_in_place(regression_csv, runs_dir,
     pngs = [data for kind, data in notebook if kind == "png"]
     assert all(png.startswith(b"\x89PNG") for png in pngs) and len(pngs) >= 2
     assert pngs[-1] == (run.path / "plots" / "loss.png").read_bytes()  # the record's own
+
+
+def test_without_plots_the_notebook_curve_is_drawn_to_the_last_epoch(regression_csv, runs_dir,
+                                                                     notebook, monkeypatch):
+    monkeypatch.setattr(notebook_curve, "MIN_INTERVAL_S", 1e9)  # no update while training
+    run = trainwise.fit(small_config(regression_csv, epochs=4), runs_dir=runs_dir)
+
+    assert not (run.path / "plots" / "loss.png").exists()  # fit draws no plots by default
+    pngs = [data for kind, data in notebook if kind == "png"]
+    assert len(pngs) == 1 and pngs[0].startswith(b"\x89PNG")  # the final frame, at the end
 
 
 def test_notebook_updates_are_throttled(notebook, monkeypatch):

@@ -61,9 +61,12 @@ class NotebookCurve:
         self.shown_at = time.perf_counter()
 
     def finish(self, history: list[dict], loss_png: Path | None) -> None:
-        """The last epoch, with the record's loss plot when the run drew one."""
+        """The last epoch, with the record's loss plot when the run drew one, else the curve
+        drawn to its end (updates are throttled, so the last epochs may not be on it yet)."""
         if loss_png is not None and loss_png.is_file():
             self._show_png(loss_png.read_bytes())
+        elif history:
+            self._show_png(self._draw(history))
         if history:
             self._show_status(history[-1])
 
