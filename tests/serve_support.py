@@ -179,6 +179,19 @@ def kill_trainings(runs_dir: Path) -> None:
 
 
 @contextmanager
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright; closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
 def local_page(browser, url: str, wait_ms: int):
     """A page of ``browser`` that may load only from ``url`` (the dashboard): a request
     elsewhere is blocked, and it or a script error fails the test when the page closes."""

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.serve_support import (CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, WAIT_MS, LiveServer,
+from tests.serve_support import (NEEDS_CHROMIUM, WAIT_MS, LiveServer, chromium,
                                  kill_trainings, local_page, make_workspace,
                                  serve_settings, write_config)
 
@@ -36,14 +36,8 @@ def dashboard(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import os
 import pytest
 import yaml
 
-from tests.serve_support import (CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, WAIT_MS, LiveServer,
+from tests.serve_support import (NEEDS_CHROMIUM, WAIT_MS, LiveServer, chromium,
                                  kill_trainings, local_page, serve_settings)
 from trainwise.datasets.frames import make_frame_sessions
 
@@ -50,15 +50,8 @@ def dashboard(tmp_path_factory):
 @pytest.fixture
 def page(dashboard):
     """A page that may load only from the dashboard; script errors fail the test."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            with local_page(browser, dashboard.url, WAIT_MS) as page:
-                yield page
-        finally:
-            browser.close()
+    with chromium() as browser, local_page(browser, dashboard.url, WAIT_MS) as page:
+        yield page
 
 
 @pytest.mark.slow

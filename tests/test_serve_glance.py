@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.serve_support import (CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, LiveServer,
-                                 local_page, make_workspace, serve_settings, write_run)
+from tests.serve_support import (NEEDS_CHROMIUM, LiveServer, chromium, local_page,
+                                 make_workspace, serve_settings, write_run)
 
 pytestmark = [
     pytest.mark.integration,
@@ -74,14 +74,8 @@ def dashboard(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
