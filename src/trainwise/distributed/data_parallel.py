@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from trainwise.distributed.sharded_batches import ShardedBatches, shard_validation
 from trainwise.distributed.world import World
 from trainwise.training.rng import capture_rng_state, restore_rng_state
+from trainwise.training.state import as_float64
 
 # Steps between two agreements on stopping: a collective every step costs ~0.3 ms on gloo,
 # more than a small MLP's step; every 8 steps a stop still lands within a blink.
@@ -120,15 +121,15 @@ class DataParallel:
         """
         steps = len(state.step_losses)
         rows = torch.tensor(state.step_rows, dtype=torch.float64)
-        parts = [torch.stack(state.step_losses).double().cpu() * rows if steps else rows,
-                 torch.stack(state.step_metric_sums).double().cpu() if steps else rows, rows,
+        parts = [as_float64(state.step_losses) * rows if steps else rows,
+                 as_float64(state.step_metric_sums) if steps else rows, rows,
                  *[value.double().cpu().reshape(1) * self.validation_rows
                    for value in validation.values()],
                  torch.tensor([float(self.validation_rows)], dtype=torch.float64)]
         summed = self._all_reduce(torch.cat(parts))
         loss_sums, metric_sums, all_rows = summed[:steps], summed[steps:2 * steps], \
             summed[2 * steps:3 * steps]
-        device = state.step_losses[0].device if steps else torch.device("cpu")
+        device = _device_of(state.step_losses)
         state.step_losses = list((loss_sums / all_rows.clamp(min=1)).to(device).unbind())
         state.step_metric_sums = list(metric_sums.to(device).unbind())
         state.step_rows = [int(count) for count in all_rows.tolist()]
@@ -144,10 +145,9 @@ class DataParallel:
         (rank 0 saves them; a resumed rank > 0 starts from zeros, see ``resumed``)."""
         steps = len(state.step_losses)
         rows = torch.tensor(state.step_rows, dtype=torch.float64)
-        summed = self._all_reduce(torch.cat([torch.stack(state.step_losses).double().cpu() * rows,
-                                        torch.stack(state.step_metric_sums).double().cpu(),
-                                        rows]))
-        device = state.step_losses[0].device
+        summed = self._all_reduce(torch.cat([as_float64(state.step_losses) * rows,
+                                             as_float64(state.step_metric_sums), rows]))
+        device = _device_of(state.step_losses)
         loss_sums, metric_sums, all_rows = summed[:steps], summed[steps:2 * steps], \
             summed[2 * steps:]
         state.step_losses = list((loss_sums / all_rows.clamp(min=1)).to(device).unbind())
@@ -196,3 +196,10 @@ class DataParallel:
         values = self._on_comm_device(values)
         dist.all_reduce(values)
         return values.cpu()
+
+
+def _device_of(step_values: list) -> torch.device:
+    """Where an epoch's step values live: their device, or the CPU's for numbers already read
+    (and for no steps at all)."""
+    first = step_values[0] if step_values else None
+    return first.device if isinstance(first, torch.Tensor) else torch.device("cpu")

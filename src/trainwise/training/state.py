@@ -26,11 +26,12 @@ class TrainState:
     interrupted: bool = False  # set by Ctrl-C (or Stop); the loop ends after the current batch
     # This epoch's optimizer steps so far, kept as they came and reduced once, when the epoch
     # ends: a list append per step instead of arithmetic on the device. Saved mid-epoch as they
-    # are, so a resumed epoch is reduced exactly as a straight one.
-    step_losses: list[torch.Tensor] = field(default_factory=list)  # each step's mean loss
-    step_metric_sums: list[torch.Tensor] = field(default_factory=list)  # each step's metric sum
+    # are, so a resumed epoch is reduced exactly as a straight one. Each is a 0-d device
+    # tensor, or a number where the step ran on the CPU (read at once, Trainer._accumulate).
+    step_losses: list[torch.Tensor | float] = field(default_factory=list)  # each step's mean loss
+    step_metric_sums: list[torch.Tensor | float] = field(default_factory=list)  # metric sums
     step_rows: list[int] = field(default_factory=list)  # each step's rows
-    batch_losses: list[torch.Tensor] = field(default_factory=list)  # logged steps' losses
+    batch_losses: list[torch.Tensor | float] = field(default_factory=list)  # logged steps'
     grad_norm: torch.Tensor | None = None  # gradient norm on this epoch's first batch
     epoch_seconds: float = 0.0  # time spent in this epoch before an interrupt
     epoch_lr: float | None = None  # the rate of this epoch's first optimizer step (history's lr)
@@ -59,9 +60,8 @@ class TrainState:
             and the logged steps' losses.
         """
         steps, logged = len(self.step_losses), self.batch_losses if batch_losses else []
-        # All 0-d: one stack (it promotes integer counts to float), one transfer.
-        values = torch.stack([*self.step_losses, *self.step_metric_sums, *named.values(),
-                              *logged]).tolist()
+        values = as_numbers([*self.step_losses, *self.step_metric_sums, *named.values(),
+                             *logged])
         losses, metric_sums = values[:steps], values[steps:2 * steps]
         rows = sum(self.step_rows)
         loss_sum = sum(loss * count for loss, count in zip(losses, self.step_rows))
@@ -98,10 +98,30 @@ class TrainState:
         return state
 
 
-def _stacked(values: list[torch.Tensor]) -> torch.Tensor | list:
-    """A list of 0-d tensors as one tensor, for the checkpoint: an interrupt in the middle of
-    a long epoch (a streamed one has thousands of steps) writes one storage, not thousands."""
-    return torch.stack(values) if values else []
+def as_numbers(values: list[torch.Tensor | float]) -> list[float]:
+    """0-d tensors and numbers as numbers, the tensors read in one stack and one transfer.
+
+    The stack promotes them to one type (integer counts to float), as the numbers they are.
+    """
+    tensors = [value for value in values if isinstance(value, torch.Tensor)]
+    read = iter(torch.stack(tensors).tolist() if tensors else ())
+    return [next(read) if isinstance(value, torch.Tensor) else value for value in values]
+
+
+def as_float64(values: list[torch.Tensor | float]) -> torch.Tensor:
+    """``values`` (0-d tensors or numbers) as one float64 tensor on the CPU."""
+    return torch.tensor(as_numbers(values), dtype=torch.float64)
+
+
+def _stacked(values: list[torch.Tensor | float]) -> torch.Tensor | list:
+    """A list of 0-d tensors (or numbers) as one tensor, for the checkpoint: an interrupt in
+    the middle of a long epoch (a streamed one has thousands of steps) writes one storage, not
+    thousands. Numbers go as float64, which holds float32 losses and counts exactly."""
+    if not values:
+        return []
+    if all(isinstance(value, torch.Tensor) for value in values):
+        return torch.stack(values)
+    return as_float64(values)
 
 
 def _unstacked(saved: torch.Tensor | list) -> list[torch.Tensor]:

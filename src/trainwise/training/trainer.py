@@ -348,6 +348,8 @@ class Trainer:
                     batches: int = 1) -> None:
         """Keep one optimizer step's numbers for the epoch's one read (``end_epoch``)."""
         state = self.state
+        if loss.device.type == "cpu":  # read now, waiting for nothing (design.md, "Kept scalars")
+            loss, metric_sum = loss.item(), metric_sum.item()
         state.step_losses.append(loss)
         state.step_metric_sums.append(metric_sum)
         state.step_rows.append(rows)  # a short last batch counts for what it is

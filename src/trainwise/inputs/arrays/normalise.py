@@ -74,7 +74,8 @@ class ArrayPreprocessor:
         view = (1, -1) + (1,) * (len(self.sample_shape) - 1)
         mean = np.asarray(self.channel_mean, dtype=np.float32).reshape(view)
         std = np.asarray(self.channel_std, dtype=np.float32).reshape(view)
-        return ((np.asarray(samples, dtype=np.float32) - mean) / std).astype(np.float32)
+        scaled = np.subtract(samples, mean, dtype=np.float32)  # one new array, not three
+        return np.divide(scaled, std, out=scaled)
 
     def transform_target(self, labels: list, source: str = "the input") -> np.ndarray:
         """Class indices (int64), or scaled values (float32) for regression."""

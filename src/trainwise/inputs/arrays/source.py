@@ -94,7 +94,7 @@ def _from_pair(x_path: Path, y_path: Path | None, kind: str) -> DecodedSet:
     _, sessions = np.unique(sessions, return_inverse=True)
     labels = [v.item() if isinstance(v, np.generic) else v for v in y] if y is not None \
         else [None] * len(x)
-    return DecodedSet(samples.astype(np.float32), labels, sessions.astype(np.int64),
+    return DecodedSet(samples.astype(np.float32, copy=False), labels, sessions.astype(np.int64),
                       [f"{x_path.name}#{i}" for i in range(len(x))], _file_key(x_path, y_path))
 
 
