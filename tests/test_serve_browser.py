@@ -89,8 +89,9 @@ def test_start_watch_stop_resume_and_see_the_confusion_matrix(page, dashboard):
     # Three epochs can finish between two updates, so "running" may never be drawn.
     _wait_for_status(page, "finished")
     assert int(page.inner_text("#progress").split()[1]) == stopped_at + 3
-    test_matrix = page.wait_for_selector("table.confusion[data-split=test]")
-    assert test_matrix.is_visible()
+    # A later update may redraw the matrix as a new table: ask the page as it is now.
+    page.wait_for_selector("table.confusion[data-split=test]", state="visible")
+    assert page.locator("table.confusion[data-split=test]").first.is_visible()
     counts = page.eval_on_selector_all(
         "table.confusion[data-split=test] td.cell",
         "cells => cells.map(c => [c.classList.contains('correct'),"

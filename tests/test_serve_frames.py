@@ -65,8 +65,10 @@ def test_a_frames_run_shows_curves_confusion_accuracy_and_its_top_losses(page, d
         "() => Number(document.querySelector('#loss-chart').dataset.epochs || 0) > 0")
     assert page.locator("#loss-chart canvas").count() >= 1
     assert page.locator("#metric-accuracy canvas").count() >= 1
-    matrix = page.wait_for_selector("table.confusion[data-split=val]")
-    assert matrix.is_visible()
+    # Each live epoch redraws the matrix as a new table: ask the page as it is now, not a
+    # handle on a table an update may already have replaced.
+    page.wait_for_selector("table.confusion[data-split=val]", state="visible")
+    assert page.locator("table.confusion[data-split=val]").first.is_visible()
 
     page.wait_for_function("() => document.body.dataset.status === 'finished'")
     # The status arrives with the run's row; the test matrix with the finished record's

@@ -55,7 +55,10 @@ def test_a_segmentation_run_shows_curves_pixel_confusion_and_mean_iou(dashboard)
                 page.wait_for_function("() => Number(document.querySelector('#loss-chart')"
                                        ".dataset.epochs || 0) > 0")
                 assert page.locator("#metric-pixel_accuracy canvas").count() >= 1
-                assert page.wait_for_selector("table.confusion[data-split=val]").is_visible()
+                # Each live epoch redraws the matrix as a new table: ask the page as it is
+                # now, not a handle on a table an update may already have replaced.
+                page.wait_for_selector("table.confusion[data-split=val]", state="visible")
+                assert page.locator("table.confusion[data-split=val]").first.is_visible()
                 page.wait_for_function("() => document.body.dataset.status === 'finished'")
                 # The test matrix comes with the finished record, a moment after the status.
                 page.wait_for_selector("table.confusion[data-split=test] td.cell")
