@@ -21,6 +21,7 @@ from safetensors.torch import save
 from trainwise.atomic import write_atomic
 from trainwise.callbacks.monitor import Monitor
 from trainwise.run import MODEL_FILE
+from trainwise.tasks.base import output_chunk_rows
 from trainwise.reports.top_losses import TOP_LOSSES_FILE
 from trainwise.top_losses import held_out_split, write_top_losses
 
@@ -40,7 +41,8 @@ def write_final_record(session: Session) -> None:
     metrics, predictions, measured = {}, {}, []
     for split in ("val", "test"):
         if split in data.arrays and len(data.arrays[split][0]):
-            result = session.task.evaluate_split(model, session.cfg, data, split)
+            kept = _kept_validation_outputs(session, model) if split == "val" else None
+            result = session.task.evaluate_split(model, session.cfg, data, split, kept)
             metrics[split] = result.metrics
             if data.sample_ids:  # which file (and frame) each row is: to find the examples
                 result.rows.insert(1, "item", data.sample_ids[split])
@@ -54,6 +56,28 @@ def write_final_record(session: Session) -> None:
         run_dir.write_text("predictions.csv", pd.concat(predictions.values()).to_csv(index=False))
     if any(rows is not None for rows in measured):
         run_dir.write_text(MEASUREMENT_PREDICTIONS_FILE, pd.concat(measured).to_csv(index=False))
+
+
+def _kept_validation_outputs(session: Session, model: torch.nn.Module):
+    """The last validation pass's outputs (numpy) when they are exactly what evaluating the
+    validation split would compute, else None.
+
+    Exactly: the same weights (``KeptOutputs``), the same samples (one process, the whole
+    split) and the same forward pass: the module (not a fused step's kernels) over array
+    samples in the same chunks, so every value is the same float.
+    """
+    trainer = session.trainer
+    features = session.data.arrays["val"][0]
+    if (trainer.last_validation is None or trainer.fused_step is not None
+            or trainer.parallel is not None or features.ndim <= 2):
+        return None
+    chunk = output_chunk_rows(features.shape[1:])
+    if min(chunk, len(features)) != min(trainer.eval_batch_size, len(features)):
+        return None
+    outputs = trainer.last_validation.for_model(model, trainer.state.global_step)
+    if outputs is None or len(outputs) != len(features):
+        return None
+    return outputs.cpu().numpy()
 
 
 def _write_examples(session: Session, predictions: dict[str, pd.DataFrame]) -> None:

@@ -60,8 +60,9 @@ class ValidationConfusion(Callback):
         features, targets = trainer.validation
         # This epoch's validation outputs when the trainer kept them (same weights), else a
         # pass of our own.
-        step, outputs = getattr(trainer, "last_validation", None) or (None, None)
-        if step != trainer.state.global_step or len(outputs) != len(targets):
+        kept = getattr(trainer, "last_validation", None)
+        outputs = kept and kept.for_model(trainer.model, trainer.state.global_step)
+        if outputs is None or len(outputs) != len(targets):
             outputs = trainer.predict(features)
         # Rows (N, K) or pixels (N, K, H, W); ignored pixels (segmentation) are not counted.
         return confusion_from_logits(outputs, targets, len(self.classes)).tolist()

@@ -92,8 +92,10 @@ class DeadUnitMonitor(Callback):
     def _remember(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
         if output.dim() > 2:  # (N, C, L) or (N, C, H, W): the channels are the units
             # A reduction in place, not a reshaped copy: conv activations are the largest
-            # tensors, and a channels-last one cannot be flattened without copying.
-            active = output.amax(dim=(0, *range(2, output.dim()))) > 0  # (C,)
+            # tensors, and a channels-last one cannot be flattened without copying. A sum,
+            # not a maximum: a ReLU's outputs are >= 0, so a channel fired iff its sum is
+            # positive, and torch's CPU amax over 16 channels-last channels is ten times slower.
+            active = output.sum(dim=(0, *range(2, output.dim()))) > 0  # (C,)
             self._merge((id(module), output.shape[1]), active)
             return
         self._add((id(module), output.shape[-1]), output)

@@ -53,8 +53,15 @@ class EarlyStopping(Callback):
                 f"(best {self.watch.best:.6g} at epoch {self.watch.best_epoch})")
 
     def on_train_end(self, trainer) -> None:
-        if self.restore_best and self.best_weights is not None and not trainer.state.interrupted:
-            trainer.model.load_state_dict(self.best_weights)
+        state = trainer.state
+        if not self.restore_best or self.best_weights is None or state.interrupted:
+            return
+        # Ended right after the best epoch: the model has those weights already. Loading them
+        # again would change nothing but the tensors' version counters, and the final
+        # evaluation could then no longer read the last validation pass's outputs.
+        if self.watch.best_epoch == state.epoch and state.batch_in_epoch == 0:
+            return
+        trainer.model.load_state_dict(self.best_weights)
 
     def state_dict(self) -> dict:
         return {**self.watch.state_dict(), "wait": self.wait, "best_weights": self.best_weights}

@@ -8,10 +8,11 @@ from torch import nn
 
 from trainwise.config.model import LayerSpec
 from trainwise.models.blocks import ConvBlock, Dense, GlobalAvgPool
+from trainwise.models.max_pool import MaxPool2d
 from trainwise.models.mlp import make_activation
 
 _CONVS = {"conv1d": nn.Conv1d, "conv2d": nn.Conv2d}
-_POOLS = {"maxpool1d": nn.MaxPool1d, "maxpool2d": nn.MaxPool2d,
+_POOLS = {"maxpool1d": nn.MaxPool1d, "maxpool2d": MaxPool2d,
           "avgpool1d": nn.AvgPool1d, "avgpool2d": nn.AvgPool2d}
 # Batch norm by input rank: features (N, F) and 1-D frames (N, C, L) share BatchNorm1d.
 _NORMS = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d}

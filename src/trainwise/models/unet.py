@@ -17,6 +17,7 @@ from torch import nn
 
 from trainwise.errors import UserError
 from trainwise.models.layer_shapes import describe_shape
+from trainwise.models.max_pool import MaxPool2d
 from trainwise.models.mlp import make_activation
 
 
@@ -52,7 +53,7 @@ class UNetEncoder(nn.Module):
         widths = [width * 2**level for level in range(depth + 1)]
         self.levels = nn.ModuleList(DoubleConv(c_in, c_out, **block) for c_in, c_out
                                     in zip([in_channels, *widths[:-2]], widths[:-1]))
-        self.pool = nn.MaxPool2d(2)
+        self.pool = MaxPool2d(2)
         self.bottleneck = DoubleConv(widths[-2], widths[-1], **block)
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else None
 

@@ -85,10 +85,15 @@ class Task:
         return compute_baselines(data.arrays, self.name, data.preprocessor.n_outputs, loss_fn)
 
     def evaluate_split(self, model: torch.nn.Module, cfg: Config, data: PreparedData,
-                       split: str) -> SplitResult:
-        """Metrics and prediction rows of a held-out split (``model`` on the CPU, eval mode)."""
+                       split: str, outputs: np.ndarray | None = None) -> SplitResult:
+        """Metrics and prediction rows of a held-out split (``model`` on the CPU, eval mode).
+
+        ``outputs``: the model's outputs on the split when already computed, exactly as
+        ``model_outputs`` computes them (the last validation pass's, ``run_record``).
+        """
         features, targets = data.arrays[split]
-        outputs = model_outputs(model, features)
+        if outputs is None:
+            outputs = model_outputs(model, features)
         prep = data.preprocessor
         return SplitResult(self.metrics(prep, outputs, targets),
                            self.prediction_rows(prep, split, outputs, targets))
@@ -127,6 +132,11 @@ def model_outputs(model: torch.nn.Module, features: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         if features.ndim <= 2:  # feature vectors: one pass
             return model(inputs).numpy()
-        rows = max(1, CHUNK_VALUES // math.prod(features.shape[1:]))
+        rows = output_chunk_rows(features.shape[1:])
         return torch.cat([model(inputs[start:start + rows])
                           for start in range(0, len(inputs), rows)]).numpy()
+
+
+def output_chunk_rows(sample_shape: tuple[int, ...]) -> int:
+    """Array samples per chunk in ``model_outputs``."""
+    return max(1, CHUNK_VALUES // math.prod(sample_shape))

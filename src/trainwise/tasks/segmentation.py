@@ -61,7 +61,9 @@ class Segmentation(Classification):
                                   torch.from_numpy(data.arrays["train"][1]))
         return compute_baselines(pixels, "classification", data.preprocessor.n_outputs, loss_fn)
 
-    def evaluate_split(self, model, cfg, data, split: str) -> SplitResult:
+    def evaluate_split(self, model, cfg, data, split: str, outputs=None) -> SplitResult:
+        # Pixels are scored chunk by chunk here; ``outputs`` (raw outputs kept from
+        # validation) is not read.
         features, targets = data.arrays[split]
         prep = data.preprocessor
         confusion = torch.zeros(prep.n_outputs, prep.n_outputs, dtype=torch.int64)

@@ -18,6 +18,7 @@ from torch import nn
 from trainwise.callbacks.base import Callback, CallbackList
 from trainwise.training.batches import InMemoryBatches
 from trainwise.training.checkpoint import load_weights_into
+from trainwise.training.kept_outputs import KeptOutputs
 from trainwise.training.mixup import Mixup
 from trainwise.training.penalty import WeightPenalty
 from trainwise.training.rng import capture_rng_state, restore_rng_state
@@ -79,7 +80,7 @@ class Trainer:
         self.epochs = epochs
         self.metric = metric
         self.validation = validation
-        self.last_validation = None  # (global step, outputs) of the latest validation pass
+        self.last_validation: KeptOutputs | None = None  # read again, not recomputed
         self.schedule = (scheduler if isinstance(scheduler, Schedule)
                          else Schedule(scheduler, monitor=scheduler_monitor))
         self.callbacks = CallbackList(callbacks)
@@ -274,8 +275,7 @@ class Trainer:
         features, targets = self.validation
         self.callbacks.call("on_validation_begin", self)
         prediction = self.predict(features)
-        # Kept for callbacks that read the same outputs (the confusion matrix): no second pass.
-        self.last_validation = (self.state.global_step, prediction)
+        self.last_validation = KeptOutputs.of(self.model, self.state.global_step, prediction)
         self.callbacks.call("on_validation_end", self)
         return {"val_loss": self.loss_fn(prediction, targets),
                 f"val_{self.metric.name}": self.metric.value(prediction, targets)}

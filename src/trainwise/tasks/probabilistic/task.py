@@ -20,7 +20,9 @@ class ProbabilisticRegression(Task):
     running_metric = "mae"
     probabilistic = True
 
-    def evaluate_split(self, model, cfg, data, split: str) -> SplitResult:
+    def evaluate_split(self, model, cfg, data, split: str, outputs=None) -> SplitResult:
+        # The predictive distribution (MC dropout, ensembles) is computed here; ``outputs``
+        # (raw outputs kept from validation) is not read.
         prep = data.preprocessor
         features, targets = data.arrays[split]
         parts = predictive_parts(model, features, cfg.task.mc_dropout, prep)
