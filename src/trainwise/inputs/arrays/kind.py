@@ -116,7 +116,13 @@ class Images(ArrayInputs):
 
 
 def _subset(decoded: DecodedSet, rows: np.ndarray) -> DecodedSet:
-    return DecodedSet(np.asarray(decoded.samples[rows]), [decoded.labels[i] for i in rows],
+    # A run of consecutive rows (a whole file, as separate validation files give) is a view
+    # of the samples, not a copy of them: nothing writes into samples, and the cache's are
+    # mapped read-only.
+    consecutive = len(rows) > 0 and bool(np.all(np.diff(rows) == 1))
+    samples = (decoded.samples[rows[0]:rows[-1] + 1] if consecutive
+               else decoded.samples[rows])
+    return DecodedSet(np.asarray(samples), [decoded.labels[i] for i in rows],
                       decoded.sessions[rows], [decoded.ids[i] for i in rows],
                       decoded.fingerprint)
 
