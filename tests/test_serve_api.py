@@ -134,6 +134,7 @@ def test_findings_of_a_stopped_run_are_read_from_its_history(shared):
     assert detail["run"]["status"] == "stopped"
     assert "stopped" in detail["findings"]["source"] and detail["findings"]["items"]
     assert detail["confusion"]["val"]["epoch"] >= 1  # the live matrix; there is no final one
+    assert detail["files"]["plots"] == []  # a stopped run may go on: its curves are not drawn
 
 
 def test_plots_and_report_are_served(shared):
@@ -143,6 +144,24 @@ def test_plots_and_report_are_served(shared):
     report = httpx.get(f"{server.url}/runs/{run.id}/report", follow_redirects=True)
     assert report.status_code == 200 and "text/html" in report.headers["content-type"]
     assert (run.path / "report.html").is_file() and run.id in report.text
+
+
+def test_the_first_view_of_a_run_fitted_without_plots_draws_them(tmp_path):
+    workspace = make_workspace(tmp_path)
+    run = _fit(workspace, epochs=2)  # trainwise.fit's default: no PNGs
+    assert not list(run.path.glob("plots/*.png"))
+    with LiveServer(serve_settings(workspace)) as server:
+        detail = httpx.get(f"{server.url}/api/runs/{run.id}", timeout=60).json()
+        urls = detail["files"]["plots"]
+        assert f"/files/{run.id}/plots/loss.png" in urls
+        assert f"/files/{run.id}/plots/confusion_test.png" in urls
+        drawn = {path: path.stat().st_mtime_ns for path in run.path.glob("plots/*.png")}
+        assert len(drawn) == len(urls)
+        for url in urls:
+            image = httpx.get(f"{server.url}{url}")
+            assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+        httpx.get(f"{server.url}/api/runs/{run.id}", timeout=60)  # drawn once, not again
+        assert {path: path.stat().st_mtime_ns for path in drawn} == drawn
 
 
 def test_compare_shows_differing_settings_and_histories(shared):

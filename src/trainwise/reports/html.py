@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from trainwise.atomic import write_text_atomic
-from trainwise.reports.plots import planned_plots, write_plots
+from trainwise.reports.plots import draw_missing_plots, planned_plots
 from trainwise.reports.report_context import report_context
 from trainwise.tracking.run_dir import RunDirectory
 
@@ -66,8 +66,7 @@ def render_report(run_path: str | Path) -> str:
         The HTML, with every text escaped and every image inline.
     """
     run_dir = RunDirectory(run_path)
-    if not all(path.is_file() for path in planned_plots(run_dir.path)):
-        write_plots(run_dir.path)
+    draw_missing_plots(run_dir.path)
     context = report_context(run_dir)
     images = {path.name: png_data_uri(path) for path in planned_plots(run_dir.path)
               if path.is_file()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,20 @@ def write_plots(run_path: str | Path) -> list[Path]:
     run_dir = RunDirectory(run_path)
     run_dir.plots.mkdir(parents=True, exist_ok=True)
     return [draw(run_dir.plots / name) for name, draw in _plot_jobs(run_dir).items()]
+
+
+# One drawer at a time in a process: the dashboard serves requests on several threads, and
+# two pages of one run asking at once must not draw (and write) the same files together.
+_drawing = threading.Lock()
+
+
+def draw_missing_plots(run_path: str | Path) -> list[Path]:
+    """``write_plots`` when any planned plot is missing (a run fitted with ``plots=False``);
+    the paths written, or [] when all were there."""
+    with _drawing:
+        if all(path.is_file() for path in planned_plots(run_path)):
+            return []
+        return write_plots(run_path)
 
 
 def planned_plots(run_path: str | Path) -> list[Path]:

@@ -56,8 +56,15 @@ def run_detail(settings: ServeSettings, store: RunStore, row: dict) -> dict:
     load_reports()  # the panels below read the run's files with the reports' functions
     data = _json(path / "data_summary.json") or {}
     metrics = _json(path / "metrics.json") or {}
+    status = _json(path / "status.json") or {}
+    if status.get("status") == "finished":
+        # A run fitted from Python leaves its plots to whoever shows them (docs/design.md,
+        # "Plots are drawn by whoever shows them"): the first page view draws them.
+        from trainwise.reports.plots import draw_missing_plots
+
+        draw_missing_plots(path)
     detail.update({
-        "status": _json(path / "status.json") or {},
+        "status": status,
         "config": _config(path),
         "labels": labels(data),
         "rows": data.get("rows"),
