@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from trainwise.datasets.frames import make_frame_sessions
+from tests.test_arrays import frames_config, sessions  # noqa: F401 (a fixture)
 from trainwise.models.max_pool import MaxPool2d
 from trainwise.run import Run
 from trainwise.session import fit
@@ -85,30 +85,12 @@ def test_kept_outputs_are_given_only_for_the_weights_that_made_them():
     assert again.for_model(nn.Sequential(nn.Linear(3, 2)), 8) is None  # another model
 
 
-@pytest.fixture(scope="module")
-def frames_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("kept") / "sessions"
-    make_frame_sessions(folder, sessions_per_class=3, frames_per_session=10, range_bins=16,
-                        seed=5)
-    return folder
-
-
-def _frames_config(folder, cache, **train) -> dict:
-    return {"name": "kept", "data": {"kind": "frames", "source": str(folder),
-                                     "cache_dir": str(cache)},
-            "task": {"type": "classification"},
-            "model": {"name": "cnn", "layers": [
-                {"type": "conv1d", "filters": 4, "kernel": 3, "activation": "relu"},
-                {"type": "maxpool1d", "size": 2}, {"type": "globalavgpool"}]},
-            "train": {"epochs": 4, "batch_size": 8, "lr": 0.05, "seed": 1, **train}}
-
-
 @pytest.mark.parametrize("stopping", [
     {"enabled": False},  # the last epoch's weights: its validation outputs are read again
     {"enabled": True, "patience": 2, "restore_best": True},  # restored: computed anew
 ])
 def test_the_final_record_is_the_same_with_and_without_the_kept_outputs(
-        frames_folder, tmp_path, monkeypatch, stopping):
+        sessions, tmp_path, monkeypatch, stopping):
     import trainwise.run_record as run_record
     import trainwise.tasks.base as base
 
@@ -120,8 +102,9 @@ def test_the_final_record_is_the_same_with_and_without_the_kept_outputs(
                           lambda model, x: passes.append(len(x)) or real(model, x))
             if not allow_kept:
                 patch.setattr(run_record, "_kept_validation_outputs", lambda *args: None)
-            run = fit(_frames_config(frames_folder, tmp_path / "cache", epochs=8, lr=0.3,
-                                     early_stopping=stopping), runs_dir=runs_dir)
+            run = fit(frames_config(sessions, tmp_path, train__epochs=8, train__lr=0.3,
+                                    train__seed=1, train__early_stopping=stopping),
+                      runs_dir=runs_dir)
         return run, passes
 
     kept, kept_passes = record(tmp_path / "a", allow_kept=True)
