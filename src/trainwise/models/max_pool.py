@@ -37,12 +37,13 @@ class MaxPool2d(nn.MaxPool2d):
 
     def _halves(self, x: torch.Tensor) -> bool:
         """Whether this pool is the plain 2×2 window at stride 2 and no graph is recorded."""
-        plain = (_pair(self.kernel_size) == (2, 2) and _pair(self.stride) == (2, 2)
-                 and _pair(self.padding) == (0, 0) and _pair(self.dilation) == (1, 1)
-                 and not self.ceil_mode and not self.return_indices)
+        if torch.is_grad_enabled() and x.requires_grad:  # a training step: decided at once
+            return False
         # An exported graph keeps torch's pool: one MaxPool node, whatever the input size.
-        return (plain and x.dim() == 4 and not (torch.is_grad_enabled() and x.requires_grad)
-                and not torch.compiler.is_compiling())
+        return (x.dim() == 4 and _pair(self.kernel_size) == (2, 2)
+                and _pair(self.stride) == (2, 2) and _pair(self.padding) == (0, 0)
+                and _pair(self.dilation) == (1, 1) and not self.ceil_mode
+                and not self.return_indices and not torch.compiler.is_compiling())
 
 
 def max_of_quarters(x: torch.Tensor) -> torch.Tensor:

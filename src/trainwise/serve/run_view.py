@@ -13,6 +13,7 @@ from pathlib import Path
 from trainwise.serve.settings import ServeSettings
 from trainwise.serve.warm import load_reports
 from trainwise.tracking.liveness import observed_status
+from trainwise.tracking.run_lock import RunLock
 from trainwise.tracking.store import RunStore
 from trainwise.yaml_io import load_yaml
 
@@ -57,9 +58,10 @@ def run_detail(settings: ServeSettings, store: RunStore, row: dict) -> dict:
     data = _json(path / "data_summary.json") or {}
     metrics = _json(path / "metrics.json") or {}
     status = _json(path / "status.json") or {}
-    if status.get("status") == "finished":
-        # A run fitted from Python leaves its plots to whoever shows them (docs/design.md,
-        # "Plots are drawn by whoever shows them"): the first page view draws them.
+    # A run fitted from Python leaves its plots to whoever shows them (docs/design.md, "Plots
+    # are drawn by whoever shows them"): the first page view draws them, once the training
+    # process has let go of the run (`trainwise train` draws its own after status "finished").
+    if status.get("status") == "finished" and not RunLock(path).held_elsewhere():
         from trainwise.reports.plots import draw_missing_plots
 
         draw_missing_plots(path)
